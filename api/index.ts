@@ -1,0 +1,5 @@
+export type * from './types/installation.ts';
+export type { NodeNetwork, NodeNetworkSpec, NodeNetworkStatus, VTEP, NodeBlock, BGPSession } from './types/nodenetwork.ts';
+export type { IPAMBlock, IPAMBlockSpec, IPAMBlockStatus } from './types/ipamblock.ts';
+export * from './effective-config.ts';
+export { blockName, normalizeCidr } from './block-name.ts';

@@ -1,0 +1,63 @@
+// NodeDataplane: what the agent's control loop calls once per change (or on a resync timer).
+// One sync = read kernel, diff against the backend's desired state, apply the difference,
+// settle sysctls, reconcile the routing daemon (bgp), and report what the kernel now holds.
+import { execRunner, runChecked, type CommandRunner } from '../kernel/exec.ts';
+import { KernelProgrammer, type SyncResult } from '../kernel/programmer.ts';
+import { dataplaneSysctls, ensureSysctls, type SysctlResult } from '../kernel/sysctl.ts';
+import { vxlanDevice } from './common.ts';
+import type { BackendName, DaemonReport, DataplaneBackend, DataplaneConfig, LocalNode, PeerNode } from './types.ts';
+import { backendFor } from './registry.ts';
+
+export interface NodeDataplaneOptions {
+  backend: BackendName | DataplaneBackend;
+  config: DataplaneConfig;
+  netns?: string;
+  /** nftables table for natOutgoing ("weft" by default). */
+  nftTable?: string;
+  runner?: CommandRunner;
+}
+
+export interface NodeSyncReport {
+  backend: BackendName;
+  kernel: SyncResult;
+  sysctls: SysctlResult[];
+  daemon?: DaemonReport;
+  /** MAC of the VXLAN device as read from the kernel (what peers must be told). */
+  vxlanMac?: string;
+}
+
+export class NodeDataplane {
+  readonly backend: DataplaneBackend;
+  readonly kernel: KernelProgrammer;
+  readonly runner: CommandRunner;
+  config: DataplaneConfig;
+
+  constructor(readonly opts: NodeDataplaneOptions) {
+    this.backend = typeof opts.backend === 'string' ? backendFor(opts.backend) : opts.backend;
+    this.config = opts.config;
+    this.runner = opts.runner ?? execRunner(opts.netns);
+    this.kernel = new KernelProgrammer({
+      runner: this.runner, linkPrefix: opts.config.linkPrefix, nftTable: opts.nftTable,
+    });
+  }
+
+  /** Kernel operations applied since this object was created. */
+  get opsApplied(): number { return this.kernel.opsApplied; }
+
+  async sync(local: LocalNode, peers: PeerNode[]): Promise<NodeSyncReport> {
+    const desired = this.backend.desired(local, peers, this.config);
+    const kernel = await this.kernel.sync(desired);
+    const sysctls = await ensureSysctls(this.runner, dataplaneSysctls(peers.length + 1, this.backend.tunnelDevices(this.config)));
+    const report: NodeSyncReport = { backend: this.backend.name, kernel, sysctls };
+    if (this.backend.reconcileDaemon) {
+      report.daemon = await this.backend.reconcileDaemon(local, peers, this.config, { runner: this.runner, netns: this.opts.netns });
+    }
+    if (desired.links.some((l) => l.kind === 'vxlan')) report.vxlanMac = await this.readMac(vxlanDevice(this.config));
+    return report;
+  }
+
+  async readMac(dev: string): Promise<string> {
+    const [link] = JSON.parse(await runChecked(this.runner, ['ip', '-json', 'link', 'show', 'dev', dev])) as { address: string }[];
+    return link!.address;
+  }
+}

@@ -1,0 +1,69 @@
+// The contract between the agent's control loop and the dataplane backends.
+import type { CommandRunner } from '../kernel/exec.ts';
+import type { DesiredKernelState } from '../kernel/types.ts';
+
+export type BackendName = 'host-gw' | 'vxlan' | 'vxlan-crosssubnet' | 'ipip' | 'ipip-crosssubnet' | 'bgp';
+
+export interface LocalNode {
+  name: string;
+  /** The node's underlay IPv4 address (source of tunnel packets, BGP router id / next hop). */
+  underlayAddress: string;
+  /** The underlay subnet in CIDR form, e.g. "198.18.0.0/24"; decides "same subnet" in CrossSubnet. */
+  underlaySubnet: string;
+  /** Underlay interface, e.g. "eth0". */
+  underlayInterface: string;
+  /** IPAM blocks this node owns (CIDRs). */
+  blocks: string[];
+}
+
+export interface PeerNode {
+  name: string;
+  underlayAddress: string;
+  blocks: string[];
+  /** MAC of the peer's VXLAN device as it reported it; derived from its address when absent. */
+  vxlanMac?: string;
+}
+
+export interface PoolConfig { cidr: string; natOutgoing: boolean }
+
+export interface BgpPeerConfig { address: string; asNumber: number; name?: string }
+
+export interface BgpConfig {
+  asNumber: number;
+  /** Explicit peers; absent = iBGP full mesh with every other node. */
+  peers?: BgpPeerConfig[];
+  configPath: string;
+  socketPath: string;
+  pidFile: string;
+  birdBinary?: string;
+  birdcBinary?: string;
+  /** Kernel metric of imported routes (BIRD always writes protocol 12). */
+  kernelMetric?: number;
+}
+
+export interface DataplaneConfig {
+  /** Pod / tunnel device MTU (cluster MTU, already minus the encapsulation overhead). */
+  mtu: number;
+  pools: PoolConfig[];
+  vxlan?: { vni?: number; port?: number };
+  /** Managed interface name prefix, "weft" unless a test run prefixes it. */
+  linkPrefix?: string;
+  bgp?: BgpConfig;
+}
+
+export interface BackendContext { runner: CommandRunner; netns?: string }
+
+export interface DataplaneBackend {
+  readonly name: BackendName;
+  /** Bytes of encapsulation overhead (IPv4) the mode adds. */
+  readonly overhead: number;
+  /** Pure: the kernel state this node should have. */
+  desired(local: LocalNode, peers: PeerNode[], cfg: DataplaneConfig): DesiredKernelState;
+  /** Devices that carry tunnel traffic (rp_filter is loosened on them). */
+  tunnelDevices(cfg: DataplaneConfig): string[];
+  /** Programs what lives outside the kernel tables (BIRD for bgp). */
+  reconcileDaemon?(local: LocalNode, peers: PeerNode[], cfg: DataplaneConfig, ctx: BackendContext): Promise<DaemonReport>;
+}
+
+export interface BgpSession { peer: string; name: string; state: string; info: string }
+export interface DaemonReport { action: 'none' | 'started' | 'reconfigured'; sessions: BgpSession[] }

@@ -1,0 +1,120 @@
+// The level-triggered diff: desired kernel state vs observed kernel state -> the smallest list
+// of iproute2/bridge/nft commands that makes the kernel match. Pure; see
+// docs/adr/0001-level-triggered-kernel-diff.md for why it never flushes.
+import { desiredNftModel, planNft } from './nft.ts';
+import { WEFT_ROUTE_PROTOCOL } from './protocol.ts';
+import type {
+  DesiredKernelState, FdbSpec, KernelPlan, LinkSpec, NeighborSpec, ObservedKernelState, ObservedLink, RouteSpec,
+} from './types.ts';
+
+export interface DiffOptions { nftTable: string; protocol?: number }
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().join(',') === [...b].sort().join(',');
+}
+
+/** Attributes that `ip link set` cannot change: a difference means delete and re-create. */
+function immutableDiffers(want: LinkSpec, have: ObservedLink): boolean {
+  if (want.kind !== have.kind) return true;
+  if (want.kind === 'vxlan') {
+    const w = want.vxlan!, h = have.vxlan;
+    return !h || w.vni !== h.vni || w.port !== h.port || w.local !== h.local || w.dev !== h.dev || w.learning !== h.learning;
+  }
+  const w = want.ipip!, h = have.ipip;
+  return !h || w.local !== h.local || (w.dev ?? '') !== (h.dev ?? '');
+}
+
+export function linkAddCommand(l: LinkSpec): string {
+  const head = `link add ${l.name}${l.mac ? ` address ${l.mac}` : ''} mtu ${l.mtu}`;
+  if (l.kind === 'vxlan') {
+    const v = l.vxlan!;
+    return `${head} type vxlan id ${v.vni} local ${v.local} dev ${v.dev} dstport ${v.port} ${v.learning ? 'learning' : 'nolearning'}`;
+  }
+  const p = l.ipip!;
+  return `${head} type ipip local ${p.local}${p.dev ? ` dev ${p.dev}` : ''}`;
+}
+
+export function routeKey(r: RouteSpec): string { return `${r.dst}|${r.metric ?? 0}`; }
+
+function sameRoute(a: RouteSpec, b: RouteSpec): boolean {
+  return a.type === b.type && (a.gateway ?? '') === (b.gateway ?? '') && (a.dev ?? '') === (b.dev ?? '')
+    && !!a.onlink === !!b.onlink && (a.metric ?? 0) === (b.metric ?? 0);
+}
+
+export function routeReplaceCommand(r: RouteSpec, proto = WEFT_ROUTE_PROTOCOL): string {
+  const tail = ` proto ${proto}${r.metric ? ` metric ${r.metric}` : ''} table main`;
+  if (r.type === 'blackhole') return `route replace blackhole ${r.dst}${tail}`;
+  return `route replace ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.onlink ? ' onlink' : ''}${tail}`;
+}
+
+export function routeDeleteCommand(r: RouteSpec, proto = WEFT_ROUTE_PROTOCOL): string {
+  // proto and metric are part of the match, so this never removes someone else's route.
+  return `route del ${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst} proto ${proto}${r.metric ? ` metric ${r.metric}` : ''} table main`;
+}
+
+const neighKey = (n: NeighborSpec) => `${n.dev}|${n.ip}`;
+const fdbKey = (f: FdbSpec) => `${f.dev}|${f.mac.toLowerCase()}`;
+
+export function diffKernel(desired: DesiredKernelState, observed: ObservedKernelState, opts: DiffOptions): KernelPlan {
+  const proto = opts.protocol ?? WEFT_ROUTE_PROTOCOL;
+  const ip: string[] = [];
+  const bridge: string[] = [];
+  // Links deleted or re-created lose every address, route, neighbour and FDB entry on them.
+  const gone = new Set<string>();
+
+  const haveLinks = new Map(observed.links.map((l) => [l.name, l]));
+  const wantLinks = new Map(desired.links.map((l) => [l.name, l]));
+  for (const have of observed.links) {
+    if (!wantLinks.has(have.name)) { ip.push(`link del ${have.name}`); gone.add(have.name); }
+  }
+  for (const want of desired.links) {
+    let have = haveLinks.get(want.name);
+    if (have && immutableDiffers(want, have)) {
+      ip.push(`link del ${want.name}`);
+      gone.add(want.name);
+      have = undefined;
+    }
+    if (!have) {
+      ip.push(linkAddCommand(want));
+      for (const a of want.addresses) ip.push(`addr add ${a} dev ${want.name}`);
+      ip.push(`link set ${want.name} up`);
+      continue;
+    }
+    const set: string[] = [];
+    if (want.mac && want.mac.toLowerCase() !== (have.mac ?? '').toLowerCase()) set.push(`address ${want.mac}`);
+    if (want.mtu !== have.mtu) set.push(`mtu ${want.mtu}`);
+    if (!have.up) set.push('up');
+    if (set.length) ip.push(`link set ${want.name} ${set.join(' ')}`);
+    for (const a of have.addresses) if (!want.addresses.includes(a)) ip.push(`addr del ${a} dev ${want.name}`);
+    for (const a of want.addresses) if (!have.addresses.includes(a)) ip.push(`addr add ${a} dev ${want.name}`);
+  }
+
+  const live = <T extends { dev?: string }>(xs: T[]) => xs.filter((x) => !x.dev || !gone.has(x.dev));
+
+  const haveNeigh = new Map(live(observed.neighbors).map((n) => [neighKey(n), n]));
+  const wantNeigh = new Map(desired.neighbors.map((n) => [neighKey(n), n]));
+  for (const [k, n] of haveNeigh) if (!wantNeigh.has(k)) ip.push(`neigh del ${n.ip} dev ${n.dev}`);
+  for (const [k, n] of wantNeigh) {
+    const h = haveNeigh.get(k);
+    if (!h || h.mac !== n.mac.toLowerCase()) ip.push(`neigh replace ${n.ip} lladdr ${n.mac} dev ${n.dev} nud permanent`);
+  }
+
+  // Routes through a re-created link vanish with it; routes via other devices do not.
+  const haveRoutes = new Map(live(observed.routes).map((r) => [routeKey(r), r]));
+  const wantRoutes = new Map(desired.routes.map((r) => [routeKey(r), r]));
+  for (const [k, r] of haveRoutes) if (!wantRoutes.has(k)) ip.push(routeDeleteCommand(r, proto));
+  for (const [k, r] of wantRoutes) {
+    const h = haveRoutes.get(k);
+    if (!h || !sameRoute(h, r)) ip.push(routeReplaceCommand(r, proto));
+  }
+
+  const haveFdb = new Map(live(observed.fdb).map((f) => [fdbKey(f), f]));
+  const wantFdb = new Map(desired.fdb.map((f) => [fdbKey(f), f]));
+  for (const [k, f] of haveFdb) if (!wantFdb.has(k)) bridge.push(`fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self`);
+  for (const [k, f] of wantFdb) {
+    const h = haveFdb.get(k);
+    if (!h || h.dst !== f.dst) bridge.push(`fdb replace ${f.mac} dev ${f.dev} dst ${f.dst} self permanent`);
+  }
+
+  return { ip, bridge, nft: planNft(opts.nftTable, desiredNftModel(desired.nat), observed.nft) };
+}

@@ -1,0 +1,54 @@
+// Runs the kernel tools (ip, bridge, nft, sh) either in the caller's network namespace or in a
+// named one, so several agents can share one machine in tests.
+import { execFile } from 'node:child_process';
+
+export interface RunResult { stdout: string; stderr: string; code: number }
+
+export class CommandError extends Error {
+  constructor(readonly argv: string[], readonly result: RunResult) {
+    super(`command failed (exit ${result.code}): ${argv.join(' ')}\n${result.stderr.trim() || result.stdout.trim()}`);
+    this.name = 'CommandError';
+  }
+}
+
+export interface CommandRunner {
+  /** Runs argv in the runner's namespace; never throws for a non-zero exit. */
+  run(argv: string[], input?: string): Promise<RunResult>;
+  readonly netns: string | undefined;
+}
+
+/** Wraps argv so it runs inside netns: `ip -n`/`bridge -n` natively, anything else through
+ *  `ip netns exec`. */
+export function inNetns(netns: string | undefined, argv: string[]): string[] {
+  if (!netns) return argv;
+  const [cmd, ...rest] = argv;
+  if (cmd === 'ip' || cmd === 'bridge') return [cmd, '-n', netns, ...rest];
+  return ['ip', 'netns', 'exec', netns, ...argv];
+}
+
+export function execRunner(netns?: string): CommandRunner {
+  return {
+    netns,
+    run(argv, input) {
+      const full = inNetns(netns, argv);
+      return new Promise((resolve) => {
+        const child = execFile(full[0]!, full.slice(1), { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
+          (err, stdout, stderr) => {
+            const rawCode = err ? (err as { code?: unknown }).code : 0;
+            const code = typeof rawCode === 'number' ? rawCode : err ? 1 : 0;
+            // A spawn failure (ENOENT) has no stderr; surface its message instead.
+            resolve({ stdout: String(stdout), stderr: String(stderr) || (err ? err.message : ''), code });
+          });
+        if (input !== undefined) child.stdin?.end(input);
+        else child.stdin?.end();
+      });
+    },
+  };
+}
+
+/** Runs argv and throws CommandError on a non-zero exit. */
+export async function runChecked(runner: CommandRunner, argv: string[], input?: string): Promise<string> {
+  const r = await runner.run(argv, input);
+  if (r.code !== 0) throw new CommandError(inNetns(runner.netns, argv), r);
+  return r.stdout;
+}

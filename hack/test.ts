@@ -1,0 +1,115 @@
+/**
+ * `npm test`: runs every test tier this machine can run, in order unit, integration,
+ * dataplane. A tier that cannot run says why; it never passes silently. Ends with one summary
+ * line: `tests: N passed, N failed, N skipped`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+type Tier = 'unit' | 'integration' | 'dataplane';
+const allTiers: Tier[] = ['unit', 'integration', 'dataplane'];
+
+function testFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    const p = join(dir, entry);
+    if (statSync(p).isDirectory()) out.push(...testFiles(p));
+    else if (entry.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+function commandExists(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Why a tier cannot run here, or undefined when it can. */
+function cannotRun(tier: Tier): string | undefined {
+  if (tier === 'unit') return undefined;
+  if (tier === 'integration') {
+    if (process.env.WEFT_SKIP_INTEGRATION) return 'WEFT_SKIP_INTEGRATION is set';
+    if (!commandExists('go')) return 'Go is not installed, so the test control plane (hack/testenv) cannot be built';
+    if (!commandExists('openssl')) return 'openssl is missing (needed for the control plane certificates); run hack/install-deps';
+    return undefined;
+  }
+  if (process.env.WEFT_SKIP_DATAPLANE) return 'WEFT_SKIP_DATAPLANE is set';
+  if (process.getuid?.() !== 0) return 'dataplane tests need root (network namespaces); run as root';
+  if (spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status !== 0) return '`ip netns` is not available';
+  if (!existsSync('/usr/lib/cni/ptp')) return 'CNI plugins are missing in /usr/lib/cni; run hack/install-deps';
+  return undefined;
+}
+
+/** Builds the cached control plane before the integration tier, with its own progress output. */
+function prepare(tier: Tier): string | undefined {
+  if (tier !== 'integration') return undefined;
+  const build = join(root, 'hack/testenv/build');
+  if (!existsSync(build)) return 'hack/testenv/build is missing';
+  const r = spawnSync('bash', [build], { stdio: 'inherit' });
+  return r.status === 0 ? undefined : `hack/testenv/build failed with exit code ${r.status}`;
+}
+
+interface Counts {
+  pass: number;
+  fail: number;
+  skipped: number;
+  todo: number;
+}
+
+function runTier(tier: Tier, files: string[], concurrency: number): Counts {
+  const tapDir = mkdtempSync(join(tmpdir(), 'weft-test-'));
+  const tap = join(tapDir, `${tier}.tap`);
+  const args = [
+    '--import', 'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+    ...files.map((f) => relative(root, f)),
+  ];
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+  const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
+  const num = (name: string) => Number(text.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
+  const counts = { pass: num('pass'), fail: num('fail') + num('cancelled'), skipped: num('skipped'), todo: num('todo') };
+  if (r.status !== 0 && counts.fail === 0) counts.fail = 1; // the runner itself failed (crash, bad file)
+  return counts;
+}
+
+const program = new Command('test')
+  .option('--tier <tier...>', `tiers to run (${allTiers.join(', ')})`, allTiers)
+  .option('--only <substring>', 'only test files whose path contains this')
+  .parse(process.argv);
+const opts = program.opts<{ tier: Tier[]; only?: string }>();
+
+const total: Counts = { pass: 0, fail: 0, skipped: 0, todo: 0 };
+const notRun: string[] = [];
+for (const tier of allTiers.filter((t) => opts.tier.includes(t))) {
+  let files = testFiles(join(root, 'test', tier));
+  if (opts.only) files = files.filter((f) => f.includes(opts.only!));
+  if (files.length === 0) {
+    console.log(`\n== ${tier}: no test files`);
+    continue;
+  }
+  const why = cannotRun(tier) ?? prepare(tier);
+  if (why) {
+    console.log(`\n== ${tier}: NOT RUN (${files.length} files): ${why}`);
+    notRun.push(`${tier}: ${why}`);
+    if (tier === 'integration' && process.env.CI && commandExists('go')) total.fail += 1;
+    continue;
+  }
+  console.log(`\n== ${tier}: ${files.length} files`);
+  const c = runTier(tier, files, tier === 'unit' ? 2 : 1);
+  console.log(`== ${tier}: ${c.pass} passed, ${c.fail} failed, ${c.skipped} skipped`);
+  total.pass += c.pass;
+  total.fail += c.fail;
+  total.skipped += c.skipped + c.todo;
+}
+for (const n of notRun) console.log(`tier not run: ${n}`);
+console.log(`tests: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped`);
+process.exitCode = total.fail > 0 || total.pass === 0 ? 1 : 0;
