@@ -90,3 +90,45 @@ export const encapsulationOverhead: Record<EffectiveEncapsulation, number> = {
   VXLAN: 50,
   VXLANCrossSubnet: 50,
 };
+
+/**
+ * Placeholders of the `bird.conf` template (present only when BGP is enabled). The node agent
+ * replaces each one (every occurrence) to get its BIRD 2 configuration; everything else in the
+ * template is cluster-wide and already final. See render/bird.ts.
+ */
+export const birdTemplatePlaceholders = {
+  /** This node's IPv4 underlay address, e.g. 198.18.0.5 (BIRD router id). */
+  routerId: '{{ROUTER_ID}}',
+  /** The same address: the source address of this node's BGP sessions. */
+  localAddress: '{{LOCAL_ADDRESS}}',
+  /** Zero or more lines `  route <block CIDR> blackhole;`, one per IPv4 IPAM block this node owns. */
+  blockRoutes: '{{BLOCK_ROUTES}}',
+  /**
+   * Zero or more `protocol bgp <name> from weft_peer { neighbor <ip> as <asn>; }` blocks: every
+   * other node when bgp.fullMesh, plus each of bgp.peers whose nodeSelector selects this node
+   * (add `direct;` for an eBGP peer on the same segment).
+   */
+  peers: '{{PEERS}}',
+} as const;
+
+/** How the weft-node DaemonSet runs the agent: its health endpoint and where things are mounted. */
+export const nodeAgentRuntime = {
+  healthPort: 9099,
+  readyPath: '/readyz',
+  livePath: '/healthz',
+  /**
+   * Host directories appear under this prefix in the containers: `${hostRoot}${cni.binDir}`,
+   * `${hostRoot}${cni.confDir}`, `${hostRoot}/var/lib/cni` and `${hostRoot}/proc/sys/net`
+   * (the container's own /proc/sys is read-only; write sysctls under the host mount).
+   */
+  hostRoot: '/host',
+  /** The weft-config ConfigMap, read-only, one file per key (configMapKeys). */
+  configDir: '/etc/weft',
+  /** Host /run/weft, shared across agent restarts: BIRD's config, control socket and pid file. */
+  runDir: '/run/weft',
+  env: {
+    nodeName: 'NODE_NAME',
+    /** The config hash of the pod template this agent was started from (annotations.configHash). */
+    configHash: 'WEFT_CONFIG_HASH',
+  },
+} as const;

@@ -3,3 +3,4 @@ export type { NodeNetwork, NodeNetworkSpec, NodeNetworkStatus, VTEP, NodeBlock, 
 export type { IPAMBlock, IPAMBlockSpec, IPAMBlockStatus } from './types/ipamblock.ts';
 export * from './effective-config.ts';
 export { blockName, normalizeCidr } from './block-name.ts';
+export { parseSelector, selectorMatches, matchesRequirements, SelectorSyntaxError } from './label-selector.ts';

@@ -2,6 +2,8 @@
 /** The `weft` command. Each subcommand lives in cli/commands/ and registers itself here. */
 import { Command } from 'commander';
 import { registerValidate } from './commands/validate.ts';
+import { registerRender } from './commands/render.ts';
+import { registerStatus } from './commands/status.ts';
 
 const program = new Command('weft')
   .description('Weft: a Kubernetes pod-network operator')
@@ -9,5 +11,7 @@ const program = new Command('weft')
   .enablePositionalOptions();
 
 registerValidate(program);
+registerRender(program);
+registerStatus(program);
 
 await program.parseAsync(process.argv);

@@ -17,6 +17,7 @@ import {
 } from '../descriptor.ts';
 import { kubernetesCelFunctions } from './k8s-cel-library.ts';
 import { findPoolOverlaps } from './pools.ts';
+import { parseSelector, SelectorSyntaxError } from '../label-selector.ts';
 
 export interface Problem {
   /** Field path as the API server prints it, e.g. spec.network.ipPools[0].blockSize */
@@ -307,5 +308,26 @@ export function validateInstallation(obj: unknown, old?: unknown): Problem[] {
       problems.push({ path: `spec.network.ipPools[${pools.indexOf(named[o.second])}].cidr`, message: o.message });
     }
   }
+  problems.push(...selectorProblems(obj));
   return problems;
+}
+
+/** Label selectors are strings in the schema; their syntax is checked here, as the operator would. */
+function selectorProblems(obj: unknown): Problem[] {
+  const network = (obj as { spec?: { network?: Record<string, unknown> } })?.spec?.network ?? {};
+  const out: Problem[] = [];
+  const check = (value: unknown, path: string) => {
+    if (typeof value !== 'string') return;
+    try {
+      parseSelector(value);
+    } catch (err) {
+      if (!(err instanceof SelectorSyntaxError)) throw err;
+      out.push({ path, message: `${err.message}; use the kubectl label selector syntax, e.g. "zone=a,tier!=edge"` });
+    }
+  };
+  const pools = Array.isArray(network.ipPools) ? network.ipPools : [];
+  pools.forEach((p, i) => check((p as { nodeSelector?: unknown })?.nodeSelector, `spec.network.ipPools[${i}].nodeSelector`));
+  const peers = (network.bgp as { peers?: unknown } | undefined)?.peers;
+  if (Array.isArray(peers)) peers.forEach((p, i) => check((p as { nodeSelector?: unknown })?.nodeSelector, `spec.network.bgp.peers[${i}].nodeSelector`));
+  return out;
 }

@@ -14,7 +14,6 @@ export interface RequestInfo {
   verb: string;
   method: string;
   path: string;
-  status?: number;
 }
 
 /** Error from the API server: carries the HTTP status and the Status object's reason. */
@@ -95,7 +94,9 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set current-context to a context whose cluster exists');
     if (cluster.proxyUrl) {
-      throw new Error(`kubeconfig cluster ${cluster.name} sets proxy-url, which the Weft watch layer does not support: remove it or reach the API server directly`);
+      throw new Error(
+        `kubeconfig cluster ${cluster.name} sets proxy-url, which the Weft watch layer does not support: remove it or reach the API server directly`,
+      );
     }
     this.server = new URL(cluster.server);
     // keepAlive off: a socket lives exactly as long as its request, so nothing idles in a pool.
@@ -103,7 +104,7 @@ export class KubeClient {
     this.agent = this.server.protocol === 'http:' ? new http.Agent(agentOpts) : new https.Agent(agentOpts);
   }
 
-  /** Register a hook told about every request (after it completes); returns an unsubscribe function. */
+  /** Register a hook told about every request as it is sent; returns an unsubscribe function. */
   onRequest(fn: (info: RequestInfo) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -164,50 +165,45 @@ export class KubeClient {
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const o = await this.requestOptions(method, path, ro.query, headers);
-    const info: RequestInfo = { verb: ro.verb, method, path };
-    try {
-      return await new Promise<T>((resolve, reject) => {
-        if (ro.signal?.aborted) return reject(ro.signal.reason ?? new Error('aborted'));
-        const req = this.send(o);
-        const timeoutMs = ro.timeoutMs ?? this.opts.requestTimeoutMs ?? 30_000;
-        const timer = setTimeout(() => req.destroy(new Error(`${method} ${path}: no response within ${timeoutMs} ms`)), timeoutMs);
-        const onAbort = () => req.destroy(ro.signal?.reason instanceof Error ? ro.signal.reason : new Error('aborted'));
-        ro.signal?.addEventListener('abort', onAbort, { once: true });
-        const finish = () => {
-          clearTimeout(timer);
-          ro.signal?.removeEventListener('abort', onAbort);
-        };
-        req.on('error', (e) => {
+    this.count({ verb: ro.verb, method, path });
+    return await new Promise<T>((resolve, reject) => {
+      if (ro.signal?.aborted) return reject(ro.signal.reason ?? new Error('aborted'));
+      const req = this.send(o);
+      const timeoutMs = ro.timeoutMs ?? this.opts.requestTimeoutMs ?? 30_000;
+      const timer = setTimeout(() => req.destroy(new Error(`${method} ${path}: no response within ${timeoutMs} ms`)), timeoutMs);
+      const onAbort = () => req.destroy(ro.signal?.reason instanceof Error ? ro.signal.reason : new Error('aborted'));
+      ro.signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = () => {
+        clearTimeout(timer);
+        ro.signal?.removeEventListener('abort', onAbort);
+      };
+      req.on('error', (e) => {
+        finish();
+        reject(e);
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => {
           finish();
           reject(e);
         });
-        req.on('response', (res) => {
-          info.status = res.statusCode;
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => {
-            finish();
-            reject(e);
-          });
-          res.on('end', () => {
-            finish();
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: unknown = text;
-            try {
-              body = text ? JSON.parse(text) : undefined;
-            } catch {
-              // not JSON: keep the text for the error message
-            }
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) return resolve(body as T);
-            reject(toApiError(method, path, status, body));
-          });
+        res.on('end', () => {
+          finish();
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = text ? JSON.parse(text) : undefined;
+          } catch {
+            // not JSON: keep the text for the error message
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) return resolve(body as T);
+          reject(toApiError(method, path, status, body));
         });
-        req.end(payload);
       });
-    } finally {
-      this.count(info);
-    }
+      req.end(payload);
+    });
   }
 
   /**
@@ -217,81 +213,76 @@ export class KubeClient {
    */
   async watch(path: string, wo: WatchOptions): Promise<void> {
     const o = await this.requestOptions('GET', path, { ...wo.query, watch: 'true' }, {});
-    const info: RequestInfo = { verb: 'watch', method: 'GET', path };
-    try {
-      await new Promise<void>((resolve, reject) => {
-        if (wo.signal.aborted) return resolve();
-        const req = this.send(o);
-        let socket: Socket | undefined;
-        req.on('socket', (s: Socket) => (socket = s));
-        let res: http.IncomingMessage | undefined;
-        let settled = false;
-        const settle = (err?: unknown) => {
-          if (settled) return;
-          settled = true;
-          wo.signal.removeEventListener('abort', onAbort);
-          // Tear everything down explicitly: with keep-alive off this is the socket's end too.
-          res?.destroy();
-          req.destroy();
-          socket?.destroy();
-          if (err) reject(err);
-          else resolve();
-        };
-        const onAbort = () => settle();
-        wo.signal.addEventListener('abort', onAbort, { once: true });
-        req.on('error', (e) => settle(wo.signal.aborted ? undefined : e));
-        req.on('response', (r) => {
-          res = r;
-          info.status = r.statusCode;
-          if (r.statusCode !== 200) {
-            const chunks: Buffer[] = [];
-            r.on('data', (c: Buffer) => chunks.push(c));
-            r.on('end', () => {
-              let body: unknown = Buffer.concat(chunks).toString('utf8');
-              try {
-                body = JSON.parse(body as string);
-              } catch {
-                // keep text
-              }
-              settle(toApiError('GET', path, r.statusCode ?? 0, body));
-            });
-            r.on('error', (e) => settle(e));
-            return;
-          }
-          wo.onConnected?.();
-          r.setEncoding('utf8');
-          let buf = '';
-          r.on('data', (chunk: string) => {
-            buf += chunk;
-            let nl: number;
-            while ((nl = buf.indexOf('\n')) >= 0) {
-              const line = buf.slice(0, nl).trim();
-              buf = buf.slice(nl + 1);
-              if (!line) continue;
-              let ev: WatchEvent;
-              try {
-                ev = JSON.parse(line) as WatchEvent;
-              } catch (e) {
-                return settle(new Error(`watch ${path}: undecodable event line: ${(e as Error).message}`));
-              }
-              try {
-                wo.onEvent(ev);
-              } catch (e) {
-                return settle(e);
-              }
-              if (settled) return;
+    this.count({ verb: 'watch', method: 'GET', path });
+    await new Promise<void>((resolve, reject) => {
+      if (wo.signal.aborted) return resolve();
+      const req = this.send(o);
+      let socket: Socket | undefined;
+      req.on('socket', (s: Socket) => (socket = s));
+      let res: http.IncomingMessage | undefined;
+      let settled = false;
+      const settle = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        wo.signal.removeEventListener('abort', onAbort);
+        // Tear everything down explicitly: with keep-alive off this is the socket's end too.
+        res?.destroy();
+        req.destroy();
+        socket?.destroy();
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = () => settle();
+      wo.signal.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (e) => settle(wo.signal.aborted ? undefined : e));
+      req.on('response', (r) => {
+        res = r;
+        if (r.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => {
+            let body: unknown = Buffer.concat(chunks).toString('utf8');
+            try {
+              body = JSON.parse(body as string);
+            } catch {
+              // keep text
             }
+            settle(toApiError('GET', path, r.statusCode ?? 0, body));
           });
-          r.on('end', () => settle());
-          r.on('aborted', () => settle(wo.signal.aborted ? undefined : new Error(`watch ${path}: connection aborted by the server`)));
-          r.on('error', (e) => settle(wo.signal.aborted ? undefined : e));
-          r.on('close', () => settle());
+          r.on('error', (e) => settle(e));
+          return;
+        }
+        wo.onConnected?.();
+        r.setEncoding('utf8');
+        let buf = '';
+        r.on('data', (chunk: string) => {
+          buf += chunk;
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            let ev: WatchEvent;
+            try {
+              ev = JSON.parse(line) as WatchEvent;
+            } catch (e) {
+              return settle(new Error(`watch ${path}: undecodable event line: ${(e as Error).message}`));
+            }
+            try {
+              wo.onEvent(ev);
+            } catch (e) {
+              return settle(e);
+            }
+            if (settled) return;
+          }
         });
-        req.end();
+        r.on('end', () => settle());
+        r.on('aborted', () => settle(wo.signal.aborted ? undefined : new Error(`watch ${path}: connection aborted by the server`)));
+        r.on('error', (e) => settle(wo.signal.aborted ? undefined : e));
+        r.on('close', () => settle());
       });
-    } finally {
-      this.count(info);
-    }
+      req.end();
+    });
   }
 
   /** Destroy every socket this client still has open. */

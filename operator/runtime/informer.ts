@@ -132,7 +132,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         let delay = 0;
         try {
           if (needList) {
-            this.lastRv = await this.listAndReplace(signal);
+            await this.listAndReplace(signal);
             needList = false;
           }
           const r = await this.watchOnce(signal);
@@ -167,7 +167,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  private async listAndReplace(signal: AbortSignal): Promise<string> {
+  /** Lists everything, diffs it into the store, and sets the resourceVersion to watch from. */
+  private async listAndReplace(signal: AbortSignal): Promise<void> {
     const r = this.resource;
     const items: T[] = [];
     let cont: string | undefined;
@@ -200,12 +201,13 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (old) this.emit({ type: 'delete', obj: old });
     }
     this.log?.debug({ rv, count: items.length }, 'listed');
+    // Before announcing the sync: whoever awaited it may read resourceVersion at once.
+    this.lastRv = rv;
     if (!this.synced) {
       this.synced = true;
       for (const w of this.syncWaiters) w();
       this.syncWaiters = [];
     }
-    return rv;
   }
 
   private async watchOnce(outer: AbortSignal): Promise<{ reason: WatchRestartReason; events: number }> {

@@ -116,7 +116,7 @@ export class LeaderElector {
       await sleep(this.retryMs, signal);
       if (signal.aborted) break;
       const left = this.renewMs - (performance.now() - lastRenew);
-      const attempt = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, left))]);
+      const attempt = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, Math.ceil(left)))]);
       const ok = await this.tryAcquireOrRenew(attempt, cb).catch(() => false);
       if (ok) lastRenew = performance.now();
       else if (performance.now() - lastRenew >= this.renewMs) {

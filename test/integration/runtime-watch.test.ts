@@ -209,12 +209,16 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
     // Cut the informer off, change things, compact etcd past its resourceVersion and restart
     // kube-apiserver so its watch cache cannot serve the old resourceVersion either.
     proxy.block();
-    await patchCM('change', { v: '2' });
-    await deleteCM('remove');
-    await createCM('new');
-    const rev = await cp.compact();
-    assert.ok(rev > Number(staleRv));
-    await cp.restartApiServer();
+    try {
+      await patchCM('change', { v: '2' });
+      await deleteCM('remove');
+      await createCM('new');
+      const rev = await cp.compact();
+      assert.ok(rev > Number(staleRv), `compacted at ${rev}, informer at ${staleRv}`);
+      await cp.restartApiServer();
+    } finally {
+      proxy.unblock();
+    }
 
     // The API server itself answers a watch from the old resourceVersion with 410 Gone.
     const raw: string[] = [];
@@ -225,7 +229,6 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
     } }).catch((e: { status?: number }) => raw.push(`HTTP ${e.status}`));
     assert.ok(raw[0] === 'ERROR 410' || raw[0] === 'HTTP 410', `expected 410 for a compacted resourceVersion, got ${raw[0]}`);
 
-    proxy.unblock();
     const want = await listNames();
     await waitFor('relist', () => JSON.stringify(cacheState(inf)) === JSON.stringify(want), 30_000);
     assert.deepEqual([...events].sort(), ['add new', 'delete remove', 'update change']);
@@ -245,10 +248,13 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
     const run = inf.start(ac.signal);
     await inf.waitForSync();
     proxy.freeze(true); // connection stays up, nothing flows: only the deadline can notice
-    await createCM('during-freeze');
-    await new Promise((r) => setTimeout(r, 2_000));
-    assert.ok((inf.stats.restarts.stale ?? 0) >= 1, `restarts: ${JSON.stringify(inf.stats.restarts)}`);
-    proxy.freeze(false);
+    try {
+      await createCM('during-freeze');
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.ok((inf.stats.restarts.stale ?? 0) >= 1, `restarts: ${JSON.stringify(inf.stats.restarts)}`);
+    } finally {
+      proxy.freeze(false);
+    }
     proxy.dropAll(); // connections opened while frozen never saw their TLS handshake complete
     await waitFor('event from before the freeze ended', () => events.includes('add during-freeze'), 20_000);
     ac.abort();

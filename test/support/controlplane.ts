@@ -384,9 +384,10 @@ class ControlPlaneImpl implements ControlPlane {
    * to disappear and kills what `pids` lists. It exits by itself once `pids` is gone (normal stop).
    */
   startReaper(): void {
+    this.writePids();
     const script = `while kill -0 ${process.pid} 2>/dev/null && [ -f pids ]; do sleep 1; done
 [ -f pids ] || exit 0
-for p in $(cat pids); do kill -KILL -- -$p 2>/dev/null; done
+for p in $(cat pids); do kill -KILL -$p 2>/dev/null; done
 ${this.ownsDir && !this.keepDir ? `cd / && rm -rf '${this.dir}'` : 'rm -f pids'}`;
     this.reaper = spawn('sh', ['-c', script], { cwd: this.dir, detached: true, stdio: 'ignore' });
     this.reaper.unref();
@@ -445,6 +446,8 @@ ${this.ownsDir && !this.keepDir ? `cd / && rm -rf '${this.dir}'` : 'rm -f pids'}
   async stopProc(name: string, graceMs = 10_000): Promise<void> {
     const p = this.procs.get(name);
     if (!p || p.exitCode !== undefined || !p.child.pid) return;
+    // Unref'd children do not keep the event loop alive; while we wait for this one, it must.
+    p.child.ref();
     try {
       process.kill(-p.child.pid, 'SIGTERM');
     } catch {
@@ -545,6 +548,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const address = opts.listenAddress ?? '127.0.0.1';
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   installExitHandlers();
+  if (opts.netns) {
+    // Even a namespace's own addresses are reached through lo; a new namespace has it down.
+    const up = spawnSync('ip', ['-n', opts.netns, 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+    if (up.status !== 0) throw new Error(`startControlPlane: cannot use network namespace '${opts.netns}': ${up.stderr.trim()}`);
+  }
 
   const ownsDir = !opts.dir;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'weft-cp-'));
@@ -585,6 +593,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     `--watch-cache=${opts.watchCache ?? true}`,
     `--etcd-compaction-interval=${opts.etcdCompactionInterval ?? '5m'}`,
     '--profiling=false',
+    // With 0 (the default) the HTTP server waits out its whole shutdown timeout for open watches,
+    // so every stop or restart with a client attached took 60s; this closes them within 2s.
+    '--shutdown-watch-termination-grace-period=2s',
     // Thousands of fake nodes are created at once by tests; a real cluster's defaults would throttle them.
     '--max-requests-inflight=1000',
     '--max-mutating-requests-inflight=500',
@@ -672,9 +683,18 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       waits.push(cp.waitFor('kube-scheduler /healthz', ['kube-scheduler'], deadline, async () => (await httpGet(url, { insecure: true })).status === 200));
     }
     if (opts.kwok) {
+      const kwokConfig = join(dir, 'kwok.yaml');
+      // kwok's default of 4 workers per stage made Ready lag a minute behind the creation of
+      // 2000 nodes; its client is not rate-limited, so more workers is all it takes.
+      writeFileSync(kwokConfig, toYAML({
+        apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
+        kind: 'KwokConfiguration',
+        options: { nodePlayStageParallelism: 16, podPlayStageParallelism: 16, nodeLeaseParallelism: 16 },
+      }));
       cp.spawnComponent('kwok', 'kwok', [
         `--kubeconfig=${join(dir, 'kwok.kubeconfig')}`,
         `--config=${join(binDir, 'kwok-stages.yaml')}`,
+        `--config=${kwokConfig}`,
         '--manage-all-nodes=false',
         '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
         // Its health endpoint comes up only after its controllers started: our readiness signal.

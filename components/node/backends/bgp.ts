@@ -2,7 +2,7 @@
 //  - kernel (agent): a blackhole for each owned block, proto weft (like every mode);
 //  - BIRD: `protocol static weft_blocks` announces the owned blocks (as blackholes, only inside
 //    BIRD), one `protocol bgp` per peer (iBGP full mesh over all nodes unless peers are
-//    configured), import filtered to the pools' CIDRs, `gateway direct` (next hop = the peer's
+//    configured; peers must share the underlay segment: `direct`), import filtered to the pools' CIDRs, `gateway direct` (next hop = the peer's
 //    underlay address on the shared segment; required inside network namespaces), and
 //    `protocol kernel` exporting only BGP-learned routes into the main table with metric 87
 //    (BIRD always writes protocol 12 "bird"; `persist` keeps them across a BIRD restart).
@@ -53,6 +53,9 @@ export function renderBirdConfig(local: LocalNode, peers: PeerNode[], cfg: Datap
     '',
     'template bgp weft_peer {',
     `  local ${local.underlayAddress} as ${bgp.asNumber};`,
+    // Peers share the underlay segment; iBGP would otherwise default to multihop, which
+    // cannot use `gateway direct`.
+    '  direct;',
     '  ipv4 {',
     pools ? `    import where net ~ [ ${pools} ];` : '    import none;',
     '    export where proto = "weft_blocks";',
@@ -64,8 +67,6 @@ export function renderBirdConfig(local: LocalNode, peers: PeerNode[], cfg: Datap
   for (const p of bgpPeers(local, peers, bgp)) {
     lines.push('', `protocol bgp peer_${ident(p.name)} from weft_peer {`,
       `  description "${p.name.replace(/"/g, '')}";`, `  neighbor ${p.address} as ${p.asNumber};`);
-    // eBGP to a configured peer on the same segment: no multihop needed.
-    if (p.asNumber !== bgp.asNumber) lines.push('  direct;');
     lines.push('}');
   }
   return lines.join('\n') + '\n';

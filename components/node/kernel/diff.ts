@@ -1,6 +1,6 @@
 // The level-triggered diff: desired kernel state vs observed kernel state -> the smallest list
 // of iproute2/bridge/nft commands that makes the kernel match. Pure; see
-// docs/adr/0001-level-triggered-kernel-diff.md for why it never flushes.
+// docs/adr/0004-level-triggered-kernel-diff.md for why it never flushes.
 import { desiredNftModel, planNft } from './nft.ts';
 import { WEFT_ROUTE_PROTOCOL } from './protocol.ts';
 import type {

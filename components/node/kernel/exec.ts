@@ -39,8 +39,9 @@ export function execRunner(netns?: string): CommandRunner {
             // A spawn failure (ENOENT) has no stderr; surface its message instead.
             resolve({ stdout: String(stdout), stderr: String(stderr) || (err ? err.message : ''), code });
           });
-        if (input !== undefined) child.stdin?.end(input);
-        else child.stdin?.end();
+        // A tool that exits without reading stdin must not crash the agent with EPIPE.
+        child.stdin?.on('error', () => {});
+        child.stdin?.end(input ?? '');
       });
     },
   };

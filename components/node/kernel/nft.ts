@@ -3,7 +3,7 @@
 // change: when its normalized content differs from the desired one the whole table is replaced
 // in one `nft -f` transaction (add-then-delete-then-define, atomic in the kernel), otherwise
 // nothing is written.
-import { canonicalCidr, minimalCidrs } from './cidr.ts';
+import { canonicalCidr, compareCidr, minimalCidrs } from './cidr.ts';
 import type { NatSpec, NftTableModel } from './types.ts';
 
 export const NAT_SOURCES_SET = 'nat_sources';
@@ -74,6 +74,10 @@ function elemToCidr(e: unknown): string {
   return JSON.stringify(e);
 }
 
+function compareElems(a: string, b: string): number {
+  return a.includes('/') && b.includes('/') ? compareCidr(a, b) : a.localeCompare(b);
+}
+
 /** Normalizes `nft -j list table inet NAME` output (handles dropped). */
 export function parseNftTable(json: string): NftTableModel {
   const doc = JSON.parse(json) as { nftables: NftObject[] };
@@ -81,7 +85,7 @@ export function parseNftTable(json: string): NftTableModel {
   for (const item of doc.nftables) {
     if (item.set) {
       const s = item.set as { name: string; elem?: unknown[] };
-      model.sets[s.name] = (s.elem ?? []).map(elemToCidr).sort();
+      model.sets[s.name] = (s.elem ?? []).map(elemToCidr).sort(compareElems);
     } else if (item.chain) {
       const c = item.chain as { name: string; type?: string; hook?: string; prio?: number; policy?: string };
       model.chains.push({ name: c.name, type: c.type ?? '', hook: c.hook ?? '', prio: c.prio ?? 0, policy: c.policy ?? '' });

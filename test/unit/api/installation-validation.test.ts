@@ -98,3 +98,10 @@ describe('Installation validation rules', () => {
     assert.deepEqual(paths(obj).slice(0, 2), ['apiVersion', 'kind']);
   });
 });
+
+test('pool and BGP peer nodeSelectors must parse', () => {
+  const obj = installation({ network: { ipPools: [pool({ nodeSelector: 'zone in (a' })], bgp: { peers: [{ peerIP: '192.0.2.1', asNumber: 65000, nodeSelector: 'rack==' }] } } });
+  const ps = paths(obj);
+  assert.ok(ps.includes('spec.network.ipPools[0].nodeSelector'), JSON.stringify(ps));
+  assert.deepEqual(paths(withPools(pool({ nodeSelector: 'zone in (a,b),!spot' }))), []);
+});

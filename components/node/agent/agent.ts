@@ -1,0 +1,483 @@
+// The node agent's control loop. One pass, serialized, debounced, run on every relevant watch
+// event and on a resync timer:
+//   IPAM (blocks, counts, leaks) -> conflist -> kernel (backend sync) -> NodeNetwork.status.
+// Nothing is flushed on start and nothing is touched on stop: the first pass of a restarted
+// agent diffs the kernel against the same desired state and finds nothing to do (DESIGN
+// invariant 6), so it waits for every informer to sync before it may compute that state.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { join } from 'node:path';
+import type { EffectivePool } from '../../../api/effective-config.ts';
+import type { NodeNetworkStatus } from '../../../api/types/nodenetwork.ts';
+import { Backoff, Informer, KubeClient, sleep, type InformerEvent, type KubeObject } from '../../../operator/runtime/index.ts';
+import { NodeDataplane, tunnelAddress, type BackendName, type DataplaneConfig, type LocalNode, type NodeSyncReport, type PeerNode } from '../backends/index.ts';
+import { conflistText, fillConflist, writeFileIfChanged } from '../cni/conflist.ts';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { detectUnderlay, type Underlay } from '../detect/autodetect.ts';
+import { createAgentMetrics, type AgentMetrics } from '../health/metrics.ts';
+import { startAgentHttpServer, type AgentHttpServer } from '../health/server.ts';
+import { execRunner, type CommandRunner } from '../kernel/exec.ts';
+import { DEFAULT_LINK_PREFIX, DEFAULT_NFT_TABLE, WEFT_ROUTE_PROTOCOL } from '../kernel/protocol.ts';
+import { storeDir } from '../ipam/hostlocal.ts';
+import { NodeIpam, type IpamSnapshot } from '../ipam/node-ipam.ts';
+import { mergeConditions, statusEqual, statusMergePatch, type ConditionInput } from '../status/nodenetwork.ts';
+import { templatedBgpBackend } from './bird.ts';
+import { diagnose } from './diagnose.ts';
+import {
+  AgentApi, API_VERSION, nodeOwnerReference, resources, type IPAMBlockObject, type NodeNetworkObject, type NodeObject, type PodObject,
+} from './kube.ts';
+// render's matcher is pure (no I/O); imported until it moves to api/ (noted for the lead).
+import { selectorMatches as matchesSelector } from '../../../api/label-selector.ts';
+import { computePeers, ipamBlockPeerKey, isIPv4Cidr, nodeNetworkPeerKey } from './peers.ts';
+
+export interface AgentOptions {
+  nodeName: string;
+  configDir: string;
+  kubeConfig: KubeConfig;
+  version: string;
+  log: Logger;
+  /** Run every kernel command in this network namespace (tests, sandbox). */
+  netns?: string;
+  /** host-local's dataDir as the plugins on the host see it (written into the conflist); the
+   *  agent reads the store at <hostRoot><ipamDataDir>/<conflist name>. */
+  ipamDataDir: string;
+  /** Where the host's filesystem is mounted in the agent's container ('/' outside one). */
+  hostRoot: string;
+  /** The image this agent runs (part of render's config hash). */
+  image?: string;
+  /** The config hash of the pod template the agent was started from (WEFT_CONFIG_HASH). */
+  expectedConfigHash?: string;
+  cniConfDir?: string;
+  cniConfName?: string;
+  healthPort: number;
+  healthHost: string;
+  resyncMs: number;
+  debounceMs: number;
+  leakGraceMs: number;
+  leakScanMs: number;
+  claimThreshold: number;
+  /** Counter-only status changes are written at most this often. */
+  statusMinIntervalMs: number;
+  /** false: IPAM, conflist and status only (no root needed; integration tests). */
+  kernel: boolean;
+  linkPrefix?: string;
+  nftTable?: string;
+  bird: { configPath: string; socketPath: string; pidFile: string };
+  metrics?: AgentMetrics;
+}
+
+interface PassResult { ok: boolean; again: boolean }
+
+const WATCH = { staleAfterMs: 120_000, watchTimeoutSeconds: [300, 600] as [number, number] };
+
+export class NodeAgent {
+  readonly metrics: AgentMetrics;
+  readonly runner: CommandRunner;
+  private readonly log: Logger;
+  private client!: KubeClient;
+  private api!: AgentApi;
+  private cfg!: LoadedConfig;
+  private underlay: Underlay | undefined;
+  private node!: NodeObject;
+  private nodeNetworks!: Informer<NodeNetworkObject>;
+  private blocks!: Informer<IPAMBlockObject>;
+  private pods!: Informer<PodObject>;
+  private nodeInformer!: Informer<NodeObject>;
+  private ipam!: NodeIpam;
+  private dataplane: NodeDataplane | undefined;
+  private http: AgentHttpServer | undefined;
+  private readonly abort = new AbortController();
+  private informerRuns: Promise<void>[] = [];
+
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private stopped = false;
+  private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.2 });
+
+  /** What the last pass found; served by /debug/diagnose and used for readiness. */
+  state = {
+    conflistWritten: false,
+    conflistPath: '',
+    kernelInSync: false,
+    lastError: '' as string,
+    lastSync: undefined as NodeSyncReport | undefined,
+    lastSyncAt: '' as string,
+    peers: [] as PeerNode[],
+    ipam: undefined as IpamSnapshot | undefined,
+    backend: undefined as BackendName | undefined,
+    passes: 0,
+    statusWrites: 0,
+    kernelOps: 0,
+    programmedRoutes: 0,
+  };
+  private lastStatus: NodeNetworkStatus | undefined;
+  private lastStatusWrite = 0;
+
+  constructor(private readonly o: AgentOptions) {
+    this.log = o.log;
+    this.metrics = o.metrics ?? createAgentMetrics(true);
+    this.runner = execRunner(o.netns);
+  }
+
+  get nftTable(): string { return this.o.nftTable ?? DEFAULT_NFT_TABLE; }
+  get linkPrefix(): string { return this.o.linkPrefix ?? DEFAULT_LINK_PREFIX; }
+  get confDir(): string { return this.o.cniConfDir ?? join(this.o.hostRoot, this.cfg.config.cni.confDir); }
+  get confPath(): string { return join(this.confDir, this.o.cniConfName ?? this.cfg.config.cni.confName); }
+  get ready(): boolean { return this.state.conflistWritten && (this.state.kernelInSync || !this.o.kernel); }
+  get storeDir(): string { return storeDir(join(this.o.hostRoot, this.o.ipamDataDir), this.cfg.conflistTemplate.name); }
+
+  async start(): Promise<void> {
+    const log = this.log;
+    this.cfg = await loadConfig(this.o.configDir, this.o.image);
+    log.info({ configDir: this.o.configDir, hash: this.cfg.hash, pools: this.cfg.config.pools.map((p) => `${p.name}=${p.cidr}/${p.blockSize} ${p.dataplane}`) }, 'loaded configuration');
+
+    this.http = await startAgentHttpServer({
+      port: this.o.healthPort,
+      host: this.o.healthHost,
+      registry: this.metrics.registry,
+      healthz: () => ({ ok: !this.stopped }),
+      readyz: () => (this.ready ? { ok: true } : { ok: false, detail: !this.state.conflistWritten ? 'conflist not written yet' : `kernel not in sync${this.state.lastError ? `: ${this.state.lastError}` : ''}` }),
+      diagnose: () => this.diagnose(),
+    });
+    log.info({ port: this.http.port }, 'serving /healthz /readyz /metrics /debug/diagnose');
+
+    this.client = new KubeClient(this.o.kubeConfig, { metrics: this.metrics.runtime, userAgent: `weft-node/${this.o.version}` });
+    this.api = new AgentApi(this.client, (verb) => this.metrics.apiErrors.inc({ verb }));
+    this.node = await this.retry('get this node\'s Node object', () => this.api.getNode(this.o.nodeName));
+
+    this.underlay = await this.retry('detect the underlay address', () => detectUnderlay({
+      runner: this.runner,
+      method: this.cfg.config.autodetection.v4,
+      nodeInternalIPs: (this.node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+    }));
+    log.info({ ...this.underlay }, 'underlay detected');
+
+    this.ipam = new NodeIpam({
+      api: this.api,
+      nodeName: this.o.nodeName,
+      storeDir: this.storeDir,
+      runner: this.runner,
+      graceMs: this.o.leakGraceMs,
+      scanIntervalMs: this.o.leakScanMs,
+      threshold: this.o.claimThreshold,
+      log: log.child({ part: 'ipam' }),
+      metrics: this.metrics,
+    });
+
+    const common = { client: this.client, logger: log, metrics: this.metrics.runtime, ...WATCH };
+    this.nodeNetworks = new Informer<NodeNetworkObject>({ ...common, resource: resources.nodeNetworks });
+    this.blocks = new Informer<IPAMBlockObject>({ ...common, resource: resources.ipamBlocks });
+    this.pods = new Informer<PodObject>({ ...common, resource: resources.pods(this.o.nodeName) });
+    this.nodeInformer = new Informer<NodeObject>({ ...common, resource: resources.node(this.o.nodeName) });
+    this.nodeNetworks.subscribe((ev) => this.onEvent(ev, nodeNetworkPeerKey, true));
+    this.blocks.subscribe((ev) => this.onEvent(ev, ipamBlockPeerKey, false));
+    this.nodeInformer.subscribe((ev) => this.onEvent(ev, (n) => JSON.stringify([n.metadata?.labels ?? {}, n.metadata?.uid]), false));
+    const informers = [this.nodeNetworks, this.blocks, this.pods, this.nodeInformer] as Informer<KubeObject>[];
+    this.informerRuns = informers.map((i) => i.start(this.abort.signal));
+    const t0 = performance.now();
+    const progress = setInterval(() => log.info({ waiting: informers.filter((i) => !i.hasSynced()).map((i) => i.name) }, 'waiting for the API caches to sync'), 5_000);
+    await Promise.all(informers.map((i) => i.waitForSync(this.abort.signal)));
+    clearInterval(progress);
+    if (this.abort.signal.aborted) return;
+    log.info({ ms: Math.round(performance.now() - t0), nodeNetworks: this.nodeNetworks.store.size, ipamBlocks: this.blocks.store.size, pods: this.pods.store.size }, 'API caches synced');
+
+    await this.retry('create this node\'s NodeNetwork', () => this.ensureNodeNetwork());
+    this.schedule(0);
+  }
+
+  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const b = new Backoff({ initialMs: 500, maxMs: 15_000, jitter: 0.2 });
+    for (let attempt = 1; ; attempt++) {
+      try { return await fn(); } catch (e) {
+        if (this.abort.signal.aborted) throw e;
+        const delay = b.next();
+        this.log.warn({ attempt, retryInMs: Math.round(delay), err: (e as Error).message }, `could not ${what}; retrying`);
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  private onEvent<T extends KubeObject>(ev: InformerEvent<T>, key: (o: T) => string, isNodeNetwork: boolean): void {
+    if (ev.type === 'update' && key(ev.obj) === key(ev.old)) return;
+    // Our own NodeNetwork changes because we wrote it; peers do not depend on it.
+    if (isNodeNetwork && ev.obj.metadata?.name === this.o.nodeName && ev.type !== 'delete') return;
+    this.schedule(this.o.debounceMs);
+  }
+
+  /** Runs a pass after delayMs unless one is already scheduled sooner; a pass requested while
+   *  one runs runs again right after it. */
+  schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.running) { this.dirty = true; return; }
+    const due = Date.now() + delayMs;
+    if (this.timer && this.timerDue <= due) return;
+    clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => { this.timer = undefined; this.running = this.loop(); }, delayMs);
+  }
+
+  private async loop(): Promise<void> {
+    let result: PassResult;
+    do {
+      this.dirty = false;
+      result = await this.pass();
+    } while ((this.dirty || result.again) && !this.stopped);
+    this.running = undefined;
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(result.ok ? this.o.resyncMs : this.backoff.next());
+    if (result.ok) this.backoff.reset();
+  }
+
+  private selectedPools(): EffectivePool[] {
+    const labels = (this.nodeInformer.store.get(this.o.nodeName) ?? this.node).metadata?.labels ?? {};
+    return this.cfg.config.pools.filter((p) => matchesSelector(p.nodeSelector, labels));
+  }
+
+  private async pass(): Promise<PassResult> {
+    const t0 = performance.now();
+    this.state.passes++;
+    const node = this.nodeInformer.store.get(this.o.nodeName) ?? this.node;
+    this.node = node;
+    const problems: ConditionInput[] = [];
+    let again = false;
+    let ok = true;
+    const pools = this.selectedPools();
+
+    // IPAM
+    let ipam: IpamSnapshot | undefined;
+    try {
+      ipam = await this.ipam.reconcile({ node, selectedPools: pools, allPools: this.cfg.config.pools, blocks: this.blocks.store.list(), pods: this.pods.store.list(), now: Date.now() });
+      this.state.ipam = ipam;
+      again ||= ipam.changed;
+    } catch (e) {
+      ok = false;
+      this.log.error({ err: (e as Error).message }, 'IPAM pass failed');
+      problems.push({ type: 'Ready', status: 'False', reason: 'IPAMFailed', message: (e as Error).message });
+    }
+
+    // Conflist
+    if (ipam) {
+      if (!ipam.blocks.length) {
+        this.state.conflistWritten = false;
+        const why = pools.length ? `no IPAM block held yet${ipam.exhaustedPools.length ? ` (pools ${ipam.exhaustedPools.join(', ')} have no free block)` : ''}` : `no pool selects node ${this.o.nodeName} (check the pools' nodeSelector)`;
+        problems.push({ type: 'Ready', status: 'False', reason: 'NoBlocks', message: why });
+      } else {
+        try {
+          const text = conflistText(fillConflist(this.cfg.conflistTemplate, ipam.blocks.map((b) => b.cidr), this.o.ipamDataDir));
+          if (await writeFileIfChanged(this.confPath, text)) this.log.info({ path: this.confPath, ranges: ipam.blocks.map((b) => b.cidr) }, 'wrote CNI conflist');
+          this.state.conflistWritten = true;
+          this.state.conflistPath = this.confPath;
+        } catch (e) {
+          ok = false;
+          this.state.conflistWritten = false;
+          problems.push({ type: 'Ready', status: 'False', reason: 'ConflistWriteFailed', message: `writing ${this.confPath}: ${(e as Error).message}` });
+        }
+      }
+    }
+
+    // Kernel
+    if (this.o.kernel && ipam && this.underlay) {
+      try {
+        await this.syncKernel(pools, ipam);
+      } catch (e) {
+        ok = false;
+        this.state.kernelInSync = false;
+        this.state.lastError = (e as Error).message;
+        this.log.error({ err: (e as Error).message }, 'kernel sync failed; retrying with backoff');
+        problems.push({ type: 'Ready', status: 'False', reason: 'KernelSyncFailed', message: (e as Error).message.slice(0, 2000) });
+      }
+    }
+
+    // Status
+    try {
+      const wrote = await this.writeStatus(pools, ipam, problems);
+      if (wrote === 'deferred') this.schedule(Math.max(0, this.lastStatusWrite + this.o.statusMinIntervalMs - Date.now()) + 10);
+    } catch (e) {
+      ok = false;
+      this.log.warn({ err: (e as Error).message }, 'NodeNetwork status write failed');
+    }
+
+    this.metrics.ready.set(this.ready ? 1 : 0);
+    this.metrics.syncDuration.observe({ result: ok ? 'success' : 'error' }, (performance.now() - t0) / 1000);
+    if (ok) this.state.lastError = '';
+    return { ok, again };
+  }
+
+  private dataplaneConfig(): DataplaneConfig {
+    const c = this.cfg.config;
+    return {
+      mtu: c.mtu,
+      // natOutgoing and "outside every pool" are about all pools, not only this node's.
+      pools: c.pools.filter((p) => p.family === 4).map((p) => ({ cidr: p.cidr, natOutgoing: p.natOutgoing })),
+      vxlan: { vni: c.vxlan.vni, port: c.vxlan.port },
+      linkPrefix: this.linkPrefix,
+      ...(c.bgp.enabled ? { bgp: { asNumber: c.bgp.asNumber, ...this.o.bird } } : {}),
+    };
+  }
+
+  private backendFor(pools: EffectivePool[]): BackendName {
+    const modes = [...new Set((pools.length ? pools : this.cfg.config.pools).filter((p) => p.family === 4).map((p) => p.dataplane))];
+    if (modes.length > 1) this.log.warn({ modes }, 'pools of this node use different dataplane modes; the kernel layer runs one backend per node, using the first');
+    return modes[0] ?? 'host-gw';
+  }
+
+  private async syncKernel(pools: EffectivePool[], ipam: IpamSnapshot): Promise<void> {
+    const backend = this.backendFor(pools);
+    const config = this.dataplaneConfig();
+    if (!this.dataplane || this.dataplane.backend.name !== backend) {
+      const b = this.cfg.config.bgp;
+      const configuredPeers = b.peers.filter((p) => matchesSelector(p.nodeSelector, this.node.metadata?.labels ?? {})).map((p) => ({ address: p.peerIP, asNumber: p.asNumber }));
+      if (backend === 'bgp' && !this.cfg.birdTemplate) throw new Error(`pools use the bgp dataplane but ${this.o.configDir}/bird.conf is missing; the operator renders it when spec.network.bgp is enabled`);
+      const impl = backend === 'bgp' ? templatedBgpBackend(this.cfg.birdTemplate!, b.fullMesh, configuredPeers) : backend;
+      this.dataplane = new NodeDataplane({ backend: impl, config, runner: this.runner, nftTable: this.nftTable });
+      this.state.backend = backend;
+    }
+    this.dataplane.config = config;
+    const local: LocalNode = {
+      name: this.o.nodeName,
+      underlayAddress: this.underlay!.address,
+      underlaySubnet: this.underlay!.subnet,
+      underlayInterface: this.underlay!.interface,
+      blocks: ipam.allBlocks.map((b) => b.cidr).filter(isIPv4Cidr),
+    };
+    const tunnel = backend !== 'host-gw' && backend !== 'bgp';
+    const peers = computePeers(this.nodeNetworks.store.list(), this.blocks.store.list(), { self: this.o.nodeName, keepBlockless: backend === 'bgp' });
+    this.state.peers = peers;
+    this.metrics.peers.set(peers.length);
+    if (tunnel && !local.blocks.length) throw new Error(`the ${backend} tunnel takes its address from this node's first IPv4 block, and node ${this.o.nodeName} holds none yet`);
+    const report = await this.dataplane.sync(local, peers);
+    this.state.lastSync = report;
+    this.state.lastSyncAt = new Date().toISOString();
+    this.state.kernelInSync = true;
+    this.state.kernelOps += report.kernel.ops;
+    this.metrics.kernelChanges.inc(report.kernel.ops);
+    this.state.programmedRoutes = this.dataplane.backend.desired(local, peers, config).routes.length;
+    this.metrics.programmedRoutes.set(this.state.programmedRoutes);
+    if (report.kernel.ops) {
+      this.log.info({ ops: report.kernel.ops, ip: report.kernel.plan.ip.length, bridge: report.kernel.plan.bridge.length, nft: report.kernel.plan.nft !== null, ms: Math.round(report.kernel.durationMs), peers: peers.length }, 'kernel changed');
+    }
+  }
+
+  private computeStatus(pools: EffectivePool[], ipam: IpamSnapshot | undefined, problems: ConditionInput[]): NodeNetworkStatus {
+    const u = this.underlay;
+    const report = this.state.lastSync;
+    const s: NodeNetworkStatus = {
+      agentVersion: this.o.version,
+      podMTU: this.cfg.config.mtu,
+    };
+    const hash = this.cfg.hash ?? this.o.expectedConfigHash;
+    if (hash) s.configHash = hash;
+    if (this.o.image) s.image = this.o.image;
+    if (u) Object.assign(s, { address: u.cidr, interface: u.interface, mtu: u.mtu, autodetectionMethod: u.method });
+    if (report?.vxlanMac && ipam?.allBlocks.some((b) => isIPv4Cidr(b.cidr))) {
+      s.vtep = { mac: report.vxlanMac, ip: tunnelAddress({ name: this.o.nodeName, blocks: ipam.allBlocks.map((b) => b.cidr).filter(isIPv4Cidr) }) };
+    }
+    if (ipam) {
+      s.blocks = ipam.allBlocks.map((b) => ({ cidr: b.cidr, pool: b.pool, allocated: b.allocated, capacity: b.capacity }));
+      s.ipam = { allocated: ipam.allocated, capacity: ipam.capacity, leaked: ipam.leaked, released: ipam.released };
+    }
+    if (this.o.kernel && report) {
+      s.kernel = {
+        routes: this.state.programmedRoutes,
+        lastSyncChanges: report.kernel.ops,
+        sysctls: Object.fromEntries(report.sysctls.filter((r) => r.observed !== null).map((r) => [r.key, String(r.set ? r.wanted : r.observed)])),
+      };
+      if (report.daemon) s.bgp = { sessions: report.daemon.sessions.map((x) => ({ peer: x.peer, state: x.state, ...(x.info ? { info: x.info } : {}) })) };
+    }
+    s.cni = { conflist: this.confPath, written: this.state.conflistWritten };
+    let ready: ConditionInput = { type: 'Ready', status: 'True', reason: 'Ready', message: 'conflist written, kernel in sync, routes to every peer programmed' };
+    const firstProblem = problems.find((p) => p.type === 'Ready');
+    if (firstProblem) ready = firstProblem;
+    else if (!this.o.kernel) ready = { type: 'Ready', status: 'True', reason: 'KernelDisabled', message: 'conflist written; kernel programming is disabled (--no-kernel)' };
+    else if (report?.daemon && report.daemon.sessions.some((x) => x.state !== 'Established')) {
+      const down = report.daemon.sessions.filter((x) => x.state !== 'Established').map((x) => `${x.peer} ${x.state}`);
+      ready = { type: 'Ready', status: 'False', reason: 'PeersUnreachable', message: `BGP sessions not established: ${down.join(', ')}` };
+    }
+    const conditions: ConditionInput[] = [ready];
+    if (this.cfg.hash && this.o.expectedConfigHash && this.cfg.hash !== this.o.expectedConfigHash) {
+      conditions.push({ type: 'ConfigOutdated', status: 'True', reason: 'ConfigMapChanged', message: `the mounted ConfigMap hashes to ${this.cfg.hash}, the pod was started for ${this.o.expectedConfigHash}; the operator's rollout replaces this agent` });
+    }
+    if (u && this.cfg.config.mtu + this.overhead(pools) > u.mtu) {
+      conditions.push({ type: 'MTUTooLarge', status: 'True', reason: 'PodMTUExceedsUnderlay', message: `pod MTU ${this.cfg.config.mtu} + ${this.overhead(pools)} bytes of encapsulation exceeds ${u.interface}'s MTU ${u.mtu}; set spec.network.mtu to at most ${u.mtu - this.overhead(pools)}` });
+    }
+    s.conditions = mergeConditions(this.lastStatus?.conditions, conditions, new Date());
+    return s;
+  }
+
+  private overhead(pools: EffectivePool[]): number {
+    const b = this.backendFor(pools);
+    return b.startsWith('vxlan') ? 50 : b.startsWith('ipip') ? 20 : 0;
+  }
+
+  /** Writes status when it changed. Changes peers care about (address, VTEP, blocks, Ready)
+   *  go out at once; counter-only changes at most every statusMinIntervalMs. */
+  private async writeStatus(pools: EffectivePool[], ipam: IpamSnapshot | undefined, problems: ConditionInput[]): Promise<'written' | 'unchanged' | 'deferred'> {
+    const next = this.computeStatus(pools, ipam, problems);
+    if (statusEqual(next, this.lastStatus)) return 'unchanged';
+    const essential = (s: NodeNetworkStatus | undefined) => JSON.stringify([s?.address, s?.vtep, s?.blocks?.map((b) => b.cidr), s?.conditions?.map((c) => [c.type, c.status, c.reason]), s?.configHash, s?.agentVersion, s?.interface, s?.mtu, s?.cni?.written]);
+    if (essential(next) === essential(this.lastStatus) && Date.now() - this.lastStatusWrite < this.o.statusMinIntervalMs) return 'deferred';
+    const updated = await this.api.patchNodeNetworkStatus(this.o.nodeName, statusMergePatch(this.lastStatus, next));
+    this.lastStatus = updated.status ?? next;
+    this.lastStatusWrite = Date.now();
+    this.state.statusWrites++;
+    return 'written';
+  }
+
+  private async ensureNodeNetwork(): Promise<void> {
+    const existing = this.nodeNetworks.store.get(this.o.nodeName) ?? await this.api.getNodeNetwork(this.o.nodeName).catch(() => undefined);
+    if (existing) {
+      const owner = existing.metadata?.ownerReferences?.find((r) => r.kind === 'Node');
+      if (owner && owner.uid !== this.node.metadata?.uid) {
+        throw new Error(`NodeNetwork ${this.o.nodeName} belongs to an earlier Node of that name (owner uid ${owner.uid}, now ${this.node.metadata?.uid}); waiting for the garbage collector to delete it`);
+      }
+      this.lastStatus = existing.status;
+      return;
+    }
+    const created = await this.api.createNodeNetwork({
+      apiVersion: API_VERSION,
+      kind: 'NodeNetwork',
+      metadata: { name: this.o.nodeName, ownerReferences: [nodeOwnerReference(this.node)] },
+      spec: { nodeName: this.o.nodeName },
+    });
+    this.lastStatus = created.status;
+    this.log.info({ name: this.o.nodeName }, 'created NodeNetwork');
+  }
+
+  async diagnose(): Promise<unknown> {
+    const d = await diagnose({
+      runner: this.runner,
+      confDir: this.cfg ? this.confDir : '',
+      vxlanDevice: `${this.linkPrefix}.vxlan`,
+      nftTable: this.nftTable,
+      protocol: WEFT_ROUTE_PROTOCOL,
+      state: {
+        node: this.o.nodeName,
+        version: this.o.version,
+        configHash: this.cfg?.hash,
+        underlay: this.underlay,
+        ready: this.ready,
+        ...this.state,
+        lastSync: this.state.lastSync ? { ...this.state.lastSync, kernel: { ops: this.state.lastSync.kernel.ops, durationMs: this.state.lastSync.kernel.durationMs } } : undefined,
+      },
+    });
+    return { ...d, sysctls: this.state.lastSync?.sysctls ?? [], bgpSessions: this.state.lastSync?.daemon?.sessions ?? [] };
+  }
+
+  /** Graceful stop: informers, timers and the HTTP server end; the kernel, the conflist and
+   *  BIRD are left exactly as they are, for the next agent to find right. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.abort.abort();
+    // A pass in flight finishes: an ip -batch cut in half is worse than waiting for it.
+    await this.running?.catch(() => {});
+    await Promise.allSettled(this.informerRuns);
+    await this.http?.close();
+    this.client?.close();
+  }
+}

@@ -1,0 +1,48 @@
+// BGP: the agent completes render's BIRD template (ConfigMap key bird.conf) with this node's
+// router id, blocks and peers, and hands the text to the kernel engineer's BIRD reconciler
+// (write atomically after `bird -p`, start or `birdc configure`, leave alone when unchanged).
+import { birdTemplatePlaceholders as ph } from '../../../api/effective-config.ts';
+import { normalizeCidr } from '../../../api/block-name.ts';
+import { birdSessions, reconcileBird } from '../backends/bgp.ts';
+import { backendFor } from '../backends/registry.ts';
+import type { BgpPeerConfig, DataplaneBackend, LocalNode, PeerNode } from '../backends/types.ts';
+
+function ident(s: string): string { return s.replace(/[^A-Za-z0-9_]/g, '_'); }
+
+export interface BirdPeer { name: string; address: string; asNumber: number; description: string }
+
+/** Every other node (full mesh) plus the configured peers that select this node, by name. */
+export function birdPeers(peers: PeerNode[], fullMesh: boolean, asNumber: number, configured: BgpPeerConfig[]): BirdPeer[] {
+  const out: BirdPeer[] = [];
+  if (fullMesh) for (const p of peers) out.push({ name: `node_${ident(p.name)}`, address: p.underlayAddress, asNumber, description: p.name });
+  for (const p of configured) out.push({ name: `peer_${ident(p.address)}`, address: p.address, asNumber: p.asNumber, description: p.name ?? p.address });
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Pure: render's template with every placeholder replaced. */
+export function completeBirdTemplate(template: string, local: LocalNode, peers: BirdPeer[]): string {
+  const missing = Object.values(ph).filter((p) => !template.includes(p));
+  if (missing.length) throw new Error(`the BIRD template (ConfigMap weft-config key bird.conf) lacks the placeholders ${missing.join(', ')}; re-render it with a matching operator`);
+  const blocks = local.blocks.map((b) => `  route ${normalizeCidr(b)} blackhole;`).join('\n');
+  const peerText = peers.map((p) => `protocol bgp ${p.name} from weft_peer {\n  description "${p.description.replace(/"/g, '')}";\n  neighbor ${p.address} as ${p.asNumber};\n}`).join('\n\n');
+  return template
+    .replaceAll(ph.routerId, local.underlayAddress)
+    .replaceAll(ph.localAddress, local.underlayAddress)
+    .replaceAll(ph.blockRoutes, blocks)
+    .replaceAll(ph.peers, peerText);
+}
+
+/** The bgp backend with its daemon step driven by render's template instead of the backend's
+ *  built-in renderer; kernel state (blackholes, NAT) is the backend's own. */
+export function templatedBgpBackend(template: string, fullMesh: boolean, configured: BgpPeerConfig[]): DataplaneBackend {
+  const base = backendFor('bgp');
+  return {
+    ...base,
+    async reconcileDaemon(local, peers, cfg, ctx) {
+      if (!cfg.bgp) throw new Error(`node ${local.name}: BGP is the dataplane mode but bgp is disabled in config.json`);
+      const text = completeBirdTemplate(template, local, birdPeers(peers, fullMesh, cfg.bgp.asNumber, configured));
+      const action = await reconcileBird(text, cfg.bgp, ctx);
+      return { action, sessions: await birdSessions(cfg.bgp) };
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// The configuration the agent runs: the weft-config ConfigMap, mounted as files in --config-dir.
+// Read once at start; a change rolls the DaemonSet (the hash below is on its pod template), so
+// there is no hot reload.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { configMapKeys, type EffectiveConfig } from '../../../api/effective-config.ts';
+// render's hash is pure (no I/O); the agent must compute exactly what render puts on the pod
+// template, so it imports it rather than copying it (to move to api/: noted for the lead).
+import { configHash as renderConfigHash } from '../../../render/hash.ts';
+import { parseConflistTemplate, type ConflistTemplate } from '../cni/conflist.ts';
+
+export interface LoadedConfig {
+  dir: string;
+  config: EffectiveConfig;
+  conflistTemplate: ConflistTemplate;
+  /** BIRD template (bird.conf), present when BGP is on. */
+  birdTemplate?: string;
+  /** The raw files, by ConfigMap key. */
+  files: Record<string, string>;
+  /** render's config hash of these files and the image, when the image is known. */
+  hash?: string;
+}
+
+/** The `weft.dev/config-hash` render puts on the DaemonSet pod template, recomputed from the
+ *  files the agent runs: render hashes (effective config, conflist template, BIRD template,
+ *  image), so without the image there is nothing to compare. */
+export function configHash(files: Record<string, string>, config: EffectiveConfig, image: string): string {
+  return renderConfigHash({ effective: config, conflist: files[configMapKeys.conflist] ?? '', bird: files[configMapKeys.bird], image });
+}
+
+function checkConfig(c: unknown, source: string): EffectiveConfig {
+  const cfg = c as Partial<EffectiveConfig>;
+  const problems: string[] = [];
+  if (cfg.version !== 1) problems.push(`version is ${JSON.stringify(cfg.version)}, this agent understands 1 (is the agent older than the operator?)`);
+  if (typeof cfg.mtu !== 'number') problems.push('mtu is missing');
+  if (!Array.isArray(cfg.pools)) problems.push('pools is missing');
+  if (!cfg.cni?.confDir || !cfg.cni.confName || !cfg.cni.binDir) problems.push('cni.{binDir,confDir,confName} is missing');
+  if (!cfg.autodetection?.v4) problems.push('autodetection.v4 is missing');
+  if (problems.length) throw new Error(`${source}: ${problems.join('; ')}`);
+  return cfg as EffectiveConfig;
+}
+
+export async function loadConfig(dir: string, image?: string): Promise<LoadedConfig> {
+  const files: Record<string, string> = {};
+  for (const key of Object.values(configMapKeys)) {
+    const text = await readFile(join(dir, key), 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (text !== undefined) files[key] = text;
+  }
+  const cfgPath = join(dir, configMapKeys.config);
+  if (files[configMapKeys.config] === undefined) {
+    throw new Error(`${cfgPath} not found: mount ConfigMap weft-system/weft-config at --config-dir (${dir})`);
+  }
+  if (files[configMapKeys.conflist] === undefined) {
+    throw new Error(`${join(dir, configMapKeys.conflist)} not found: ConfigMap weft-system/weft-config needs key ${configMapKeys.conflist}`);
+  }
+  let parsed: unknown;
+  try { parsed = JSON.parse(files[configMapKeys.config]!); } catch (e) {
+    throw new Error(`${cfgPath} is not JSON: ${(e as Error).message}`);
+  }
+  const config = checkConfig(parsed, cfgPath);
+  return {
+    dir,
+    config,
+    conflistTemplate: parseConflistTemplate(files[configMapKeys.conflist]!, join(dir, configMapKeys.conflist)),
+    ...(files[configMapKeys.bird] !== undefined ? { birdTemplate: files[configMapKeys.bird] } : {}),
+    files,
+    ...(image ? { hash: configHash(files, config, image) } : {}),
+  };
+}

@@ -1,0 +1,89 @@
+// The host-local IPAM plugin's on-disk store, read and (for leaked addresses) released by the
+// agent. Layout (containernetworking/plugins, backend/disk): DATADIR/NETWORK/<ip> holds
+// "<containerID>\n<ifname>" for every reserved address, last_reserved_ip.<i> the allocation
+// cursor, and DATADIR/NETWORK/lock the flock(2) every plugin call holds while it allocates or
+// releases. The agent takes the same lock before it removes anything, so it never races a
+// concurrent CNI ADD/DEL.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import ipaddr from 'ipaddr.js';
+
+export interface HostLocalEntry { ip: string; containerId: string; ifname?: string }
+
+export function storeDir(dataDir: string, network: string): string {
+  return join(dataDir, network);
+}
+
+/** Parses one reservation file's content. */
+export function parseReservation(ip: string, content: string): HostLocalEntry {
+  const [id = '', ifname] = content.split(/\r?\n/);
+  return { ip, containerId: id.trim(), ...(ifname?.trim() ? { ifname: ifname.trim() } : {}) };
+}
+
+/** Every reservation in the store; an absent store is empty. Reads files in bounded parallel
+ *  batches: the seed case is tens of thousands of files. */
+export async function readStore(dir: string): Promise<HostLocalEntry[]> {
+  let names: string[];
+  try { names = await readdir(dir); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const ips = names.filter((n) => ipaddr.isValid(n));
+  const out: HostLocalEntry[] = [];
+  for (let i = 0; i < ips.length; i += 512) {
+    const batch = await Promise.all(ips.slice(i, i + 512).map(async (ip) => {
+      try { return parseReservation(ip, await readFile(join(dir, ip), 'utf8')); } catch (e) {
+        // Released by a CNI DEL between readdir and readFile.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw e;
+      }
+    }));
+    for (const e of batch) if (e) out.push(e);
+  }
+  return out;
+}
+
+/**
+ * Runs fn while holding host-local's lock on dir. The lock is held by a `flock` child process
+ * (Node has no flock(2)); it is released when fn settles and the child's stdin closes.
+ */
+export async function withStoreLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(dir, { recursive: true });
+  const child = spawn('flock', ['-x', join(dir, 'lock'), '-c', 'echo locked; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', (e) => reject(new Error(`cannot run flock(1) to lock the host-local store ${dir}: ${e.message}; install util-linux`)));
+    child.stdout.once('data', () => resolve());
+    void exited.then((code) => reject(new Error(`flock on ${join(dir, 'lock')} exited (${code}) before locking: ${stderr.trim()}`)));
+  });
+  try {
+    return await fn();
+  } finally {
+    child.stdin.end();
+    await exited;
+  }
+}
+
+/**
+ * Removes reservations still held by the container ID they were judged with. Under the store
+ * lock, each file is re-read: a file whose owner changed (released and re-allocated since the
+ * scan) is left alone. Returns the addresses released.
+ */
+export async function releaseReservations(dir: string, entries: HostLocalEntry[]): Promise<string[]> {
+  if (!entries.length) return [];
+  return withStoreLock(dir, async () => {
+    const released: string[] = [];
+    for (const e of entries) {
+      const path = join(dir, e.ip);
+      let now: HostLocalEntry;
+      try { now = parseReservation(e.ip, await readFile(path, 'utf8')); } catch { continue; }
+      if (now.containerId !== e.containerId) continue;
+      await unlink(path);
+      released.push(e.ip);
+    }
+    return released;
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * The BIRD 2 configuration TEMPLATE (ConfigMap key `bird.conf`, only when BGP is enabled). It
+ * holds everything cluster-wide (AS number, pool filter, kernel export); the node agent
+ * (components/node/backends/bgp) replaces the placeholders of api birdTemplatePlaceholders with
+ * this node's router id, blocks and peers. Same structure as the agent's own renderer, so the
+ * two can be compared line by line.
+ */
+import { birdTemplatePlaceholders as ph, type EffectiveConfig } from '../api/index.ts';
+import { normalizeCidr } from '../api/index.ts';
+
+/** Kernel metric marking BIRD's routes as Weft's (WEFT_BGP_KERNEL_METRIC in components/node/kernel/protocol.ts). */
+export const BGP_KERNEL_METRIC = 87;
+
+export function renderBirdTemplate(cfg: EffectiveConfig): string | undefined {
+  if (!cfg.bgp.enabled) return undefined;
+  const v4Pools = cfg.pools.filter((p) => p.family === 4).map((p) => `${normalizeCidr(p.cidr)}+`);
+  const lines = [
+    '# BIRD 2 configuration template rendered by the Weft operator. The node agent replaces the',
+    '# placeholders (names in double braces, api birdTemplatePlaceholders; none appear in comments):',
+    "#   ROUTER_ID      this node's IPv4 underlay address (router id)",
+    '#   LOCAL_ADDRESS  the same address, source of the BGP sessions',
+    '#   BLOCK_ROUTES   one "  route <block> blackhole;" line per IPv4 block this node owns',
+    '#   PEERS          one "protocol bgp <name> from weft_peer { neighbor <ip> as <asn>; }" per peer:',
+    `#                  ${cfg.bgp.fullMesh ? 'every other node (full mesh) plus ' : ''}the bgp.peers of config.json that select this node`,
+    `router id ${ph.routerId};`,
+    'timeformat protocol iso long;',
+    '',
+    'protocol device { scan time 10; }',
+    '',
+    'protocol static weft_blocks {',
+    '  ipv4;',
+    ph.blockRoutes,
+    '}',
+    '',
+    'protocol kernel weft_kernel {',
+    '  ipv4 { import none; export where source = RTS_BGP; };',
+    `  metric ${BGP_KERNEL_METRIC};`,
+    '  persist;',
+    '}',
+    '',
+    'template bgp weft_peer {',
+    `  local ${ph.localAddress} as ${cfg.bgp.asNumber};`,
+    // iBGP defaults to multihop, which BIRD refuses to combine with `gateway direct`; the peers
+    // share the node's segment (DESIGN.md: iBGP in namespaces needs gateway direct).
+    '  direct;',
+    '  ipv4 {',
+    v4Pools.length > 0 ? `    import where net ~ [ ${v4Pools.join(', ')} ];` : '    import none;',
+    '    export where proto = "weft_blocks";',
+    '    gateway direct;',
+    '    next hop self;',
+    '  };',
+    '}',
+    '',
+    ph.peers,
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,58 @@
+/**
+ * Assembles the EffectiveConfig — the contract with the node agent (api/effective-config.ts) —
+ * from the defaulted spec and the decisions made by encapsulation.ts and mtu.ts.
+ */
+import type {
+  EffectiveAutodetection,
+  EffectiveBGP,
+  EffectiveConfig,
+  EffectivePool,
+  NodeAddressAutodetection,
+} from '../api/index.ts';
+import type { NormalizedSpec } from './defaults.ts';
+
+/** VNI and port as the agent's vxlan backend defaults them (components/node/backends/vxlan.ts). */
+export const VXLAN = { vni: 4096, port: 4789, device: 'weft.vxlan' } as const;
+export const IPIP = { device: 'weft.ipip' } as const;
+
+export function effectiveBgp(spec: NormalizedSpec): EffectiveBGP {
+  return {
+    enabled: spec.bgp.mode === 'FullMesh' || spec.bgp.peers.length > 0,
+    fullMesh: spec.bgp.mode === 'FullMesh',
+    asNumber: spec.bgp.asNumber,
+    peers: spec.bgp.peers.map((p) => ({ peerIP: p.peerIP, asNumber: p.asNumber, nodeSelector: p.nodeSelector })),
+  };
+}
+
+function autodetection(a: NodeAddressAutodetection): EffectiveAutodetection {
+  const out: EffectiveAutodetection = {};
+  if (a.firstFound !== undefined) out.firstFound = a.firstFound;
+  if (a.interface !== undefined) out.interface = a.interface;
+  if (a.skipInterface !== undefined) out.skipInterface = a.skipInterface;
+  if (a.canReach !== undefined) out.canReach = a.canReach;
+  if (a.cidrs !== undefined) out.cidrs = [...a.cidrs];
+  if (a.kubernetes !== undefined) out.kubernetes = a.kubernetes;
+  return out;
+}
+
+export function effectiveAutodetection(spec: NormalizedSpec): EffectiveConfig['autodetection'] {
+  const v4 = autodetection(spec.autodetectionV4 ?? { firstFound: true });
+  const wantsV6 = spec.autodetectionV6 !== undefined || spec.pools.some((p) => p.family === 6);
+  return wantsV6 ? { v4, v6: autodetection(spec.autodetectionV6 ?? { firstFound: true }) } : { v4 };
+}
+
+export function buildEffectiveConfig(spec: NormalizedSpec, pools: EffectivePool[], mtu: number, mtuReason: string): EffectiveConfig {
+  return {
+    version: 1,
+    mtu,
+    mtuReason,
+    pools,
+    bgp: effectiveBgp(spec),
+    autodetection: effectiveAutodetection(spec),
+    cni: { ...spec.cni },
+    hostPorts: spec.hostPorts,
+    bandwidth: spec.bandwidth,
+    vxlan: { ...VXLAN },
+    ipip: { ...IPIP },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Each pool's effective encapsulation (Auto resolved, see docs/adr/0003-auto-encapsulation.md) and the
+ * dataplane backend that follows from it, plus the check that host-gw can actually work.
+ */
+import type { DataplaneMode, EffectiveEncapsulation } from '../api/index.ts';
+import type { NormalizedPool } from './defaults.ts';
+import type { ClusterProblem, Explanation, NodeFacts } from './types.ts';
+import { allOnLink, describeSubnets, hasReported, nameList, underlayOf, type Underlay } from './underlay.ts';
+
+export const AUTO_ADR = 'docs/adr/0003-auto-encapsulation.md';
+
+export interface PoolEncapsulation {
+  encapsulation: EffectiveEncapsulation;
+  dataplane: DataplaneMode;
+  explain: Explanation[];
+  problems: ClusterProblem[];
+}
+
+export function dataplaneFor(encapsulation: EffectiveEncapsulation, bgpEnabled: boolean): DataplaneMode {
+  switch (encapsulation) {
+    case 'None':
+      return bgpEnabled ? 'bgp' : 'host-gw';
+    case 'VXLAN':
+      return 'vxlan';
+    case 'VXLANCrossSubnet':
+      return 'vxlan-crosssubnet';
+    case 'IPIP':
+      return 'ipip';
+    case 'IPIPCrossSubnet':
+      return 'ipip-crosssubnet';
+  }
+}
+
+const DATAPLANE_REASON: Record<DataplaneMode, string> = {
+  'host-gw': 'encapsulation None without BGP: each node routes every other node\'s blocks via its underlay address',
+  bgp: 'encapsulation None with BGP: BIRD on each node exchanges the block routes',
+  vxlan: 'encapsulation VXLAN: all pod traffic between nodes goes through the VXLAN device',
+  'vxlan-crosssubnet': 'encapsulation VXLANCrossSubnet: direct routes within a subnet, VXLAN across subnets',
+  ipip: 'encapsulation IPIP: all pod traffic between nodes goes through the IPIP tunnel',
+  'ipip-crosssubnet': 'encapsulation IPIPCrossSubnet: direct routes within a subnet, IPIP across subnets',
+};
+
+interface Located {
+  name: string;
+  underlay: Underlay;
+}
+
+/** The selected nodes split by what they reported for the pool's address family. */
+function classify(nodes: readonly NodeFacts[], family: 4 | 6) {
+  const located: Located[] = [];
+  const otherFamilyOnly: string[] = [];
+  const pending: string[] = [];
+  for (const n of nodes) {
+    const u = underlayOf(n, family);
+    if (u) located.push({ name: n.name, underlay: u });
+    else if (hasReported(n)) otherFamilyOnly.push(n.name);
+    else pending.push(n.name);
+  }
+  return { located, otherFamilyOnly, pending };
+}
+
+function pendingNote(pending: string[]): string {
+  return pending.length === 0 ? '' : `; not reported yet: ${nameList(pending)}`;
+}
+
+function resolveAuto(pool: NormalizedPool, nodes: readonly NodeFacts[]): { mode: EffectiveEncapsulation; reason: string } {
+  const { located, otherFamilyOnly, pending } = classify(nodes, pool.family);
+  if (otherFamilyOnly.length > 0) {
+    return {
+      mode: 'VXLAN',
+      reason: `Auto: nodes ${nameList(otherFamilyOnly)} have no IPv${pool.family} underlay address, so IPv${pool.family} pod traffic must be tunnelled${pendingNote(pending)}`,
+    };
+  }
+  if (located.length === 0) {
+    return {
+      mode: 'None',
+      reason: `Auto, provisional: no selected node has reported its underlay address yet; Auto starts with None and switches to VXLANCrossSubnet only when reported nodes span subnets (${AUTO_ADR})`,
+    };
+  }
+  if (allOnLink(located)) {
+    const what = located.length === 1 ? `the only node with a known address is in ${describeSubnets(located)}` : `all ${located.length} nodes with a known address share one subnet: ${describeSubnets(located)}`;
+    return { mode: 'None', reason: `Auto: ${what}${pendingNote(pending)}` };
+  }
+  return { mode: 'VXLANCrossSubnet', reason: `Auto: nodes span subnets: ${describeSubnets(located)}${pendingNote(pending)}` };
+}
+
+/** Decides one pool; `nodes` are the nodes its nodeSelector selects. */
+export function decideEncapsulation(
+  pool: NormalizedPool,
+  nodes: readonly NodeFacts[],
+  bgp: { enabled: boolean; fullMesh: boolean },
+): PoolEncapsulation {
+  const field = `spec.network.ipPools[${pool.index}].encapsulation`;
+  const { mode, reason } = pool.encapsulation === 'Auto'
+    ? resolveAuto(pool, nodes)
+    : { mode: pool.encapsulation, reason: `set in ${field}` };
+  const dataplane = dataplaneFor(mode, bgp.enabled);
+  const explain: Explanation[] = [
+    { subject: `pool ${pool.name} encapsulation`, decision: mode, reason },
+    { subject: `pool ${pool.name} dataplane`, decision: dataplane, reason: DATAPLANE_REASON[dataplane] },
+  ];
+  const problems: ClusterProblem[] = [];
+
+  if (dataplane === 'host-gw') {
+    const { located, otherFamilyOnly } = classify(nodes, pool.family);
+    const split = located.length > 1 && !allOnLink(located);
+    if (split || otherFamilyOnly.length > 0) {
+      const where = [
+        split ? `its nodes are in different subnets: ${describeSubnets(located)}` : '',
+        otherFamilyOnly.length > 0 ? `nodes ${nameList(otherFamilyOnly)} have no IPv${pool.family} underlay address` : '',
+      ].filter(Boolean).join(', and ');
+      const message = `pool ${pool.name} uses host-gw (encapsulation None without BGP) but ${where}; pods on nodes that are not directly reachable cannot reach each other. Set ${field} to VXLANCrossSubnet (or Auto), or enable BGP (spec.network.bgp.mode: FullMesh, or peers that route the pod blocks)`;
+      explain.push({ subject: `pool ${pool.name} host-gw`, decision: 'cannot reach every node', reason: message, warning: true });
+      problems.push({ reason: 'HostGatewayAcrossSubnets', message, path: field });
+    }
+  }
+  if (dataplane === 'bgp' && bgp.fullMesh) {
+    const { located } = classify(nodes, pool.family);
+    if (located.length > 1 && !allOnLink(located)) {
+      const message = `pool ${pool.name} is routed by a BGP full mesh, but its nodes are in different subnets: ${describeSubnets(located)}; mesh sessions are direct (one segment) and the next hops of other subnets are unreachable. Set ${field} to VXLANCrossSubnet, or peer each node with its subnet's routers (spec.network.bgp.peers) instead of the full mesh`;
+      explain.push({ subject: `pool ${pool.name} bgp`, decision: 'mesh spans subnets', reason: message, warning: true });
+      problems.push({ reason: 'BGPMeshAcrossSubnets', message, path: field });
+    }
+  }
+  if (dataplane === 'bgp' && pool.family === 6) {
+    const message = `pool ${pool.name} is IPv6 and routed by BGP, but Weft's BIRD configuration announces IPv4 blocks only; its pods are unreachable from other nodes. Set ${field} to VXLAN or VXLANCrossSubnet`;
+    explain.push({ subject: `pool ${pool.name} bgp`, decision: 'IPv6 not announced', reason: message, warning: true });
+    problems.push({ reason: 'IPv6PoolOverBGP', message, path: field });
+  }
+  return { encapsulation: mode, dataplane, explain, problems };
+}

@@ -1,0 +1,174 @@
+/**
+ * render(installation, facts, options) -> the desired objects of a Weft installation, with the
+ * reasons for every choice. Pure: no I/O, no clock, no randomness; same input, same bytes.
+ */
+import type { EffectivePool, Installation } from '../api/index.ts';
+import { renderBirdTemplate } from './bird.ts';
+import { renderConfigMap } from './configmap.ts';
+import { renderConflist } from './conflist.ts';
+import { renderDaemonSet } from './daemonset.ts';
+import { normalizeSpec, type NormalizedSpec } from './defaults.ts';
+import { buildEffectiveConfig } from './effective.ts';
+import { decideEncapsulation } from './encapsulation.ts';
+import { configHash } from './hash.ts';
+import { matchesRequirements, parseSelector, SelectorSyntaxError, type Requirement } from '../api/label-selector.ts';
+import { decideMtu } from './mtu.ts';
+import { renderNamespace } from './namespace.ts';
+import { renderRbac } from './rbac.ts';
+import { sortObjects } from './sort.ts';
+import {
+  RenderInputError,
+  type ClusterFacts,
+  type ClusterProblem,
+  type Explanation,
+  type NodeFacts,
+  type RenderOptions,
+  type RenderResult,
+} from './types.ts';
+import { checkFacts, compareStrings, nameList } from './underlay.ts';
+
+export * from './types.ts';
+export { toYaml, toJsonList, explainText, formatExplanation, formatProblem } from './serialize.ts';
+export { parseSelector, selectorMatches, matchesRequirements, SelectorSyntaxError } from '../api/label-selector.ts';
+export type { Requirement, SelectorOperator } from '../api/label-selector.ts';
+export { canonicalJson } from './hash.ts';
+export { kindOrder, compareObjects } from './sort.ts';
+
+/** Registry of the released images; an Installation's spec.registry replaces it. */
+export const DEFAULT_REGISTRY = 'ghcr.io/weft-dev';
+
+export const defaultRenderOptions: RenderOptions = { operatorVersion: '0.0.0-dev', registry: DEFAULT_REGISTRY };
+
+export const noFacts: ClusterFacts = { nodes: [] };
+
+function agentImage(spec: NormalizedSpec, options: RenderOptions): { image: string; reason: string } {
+  if (options.agentImage) return { image: options.agentImage, reason: 'the operator was started with an explicit node agent image' };
+  const registry = spec.registry || options.registry;
+  const from = spec.registry ? 'spec.registry' : 'the default registry';
+  return { image: `${registry}/weft-node:${options.operatorVersion}`, reason: `${from} ${registry}, tag = operator version ${options.operatorVersion}` };
+}
+
+function parseSelectors(spec: NormalizedSpec): { pools: Requirement[][]; peers: Requirement[][] } {
+  const problems: { path: string; message: string }[] = [];
+  const parse = (text: string, path: string): Requirement[] => {
+    try {
+      return parseSelector(text);
+    } catch (e) {
+      if (!(e instanceof SelectorSyntaxError)) throw e;
+      problems.push({ path, message: `${e.message}; use the kubectl -l syntax, e.g. "zone=a,tier!=edge" or "zone in (a,b)"` });
+      return [];
+    }
+  };
+  const pools = spec.pools.map((p) => parse(p.nodeSelector, `spec.network.ipPools[${p.index}].nodeSelector`));
+  const peers = spec.bgp.peers.map((p, i) => parse(p.nodeSelector, `spec.network.bgp.peers[${i}].nodeSelector`));
+  if (problems.length > 0) throw new RenderInputError(problems);
+  return { pools, peers };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Renders an Installation (validated with api/validation) against what is known of the cluster.
+ * Throws RenderInputError for facts or node selectors it cannot use.
+ */
+export function render(installation: Installation, facts: ClusterFacts = noFacts, options: RenderOptions = defaultRenderOptions): RenderResult {
+  const spec = normalizeSpec(installation);
+  checkFacts(facts);
+  const nodes: NodeFacts[] = [...facts.nodes].sort((a, b) => compareStrings(a.name, b.name));
+  const selectors = parseSelectors(spec);
+  const explain: Explanation[] = [];
+  const degraded: ClusterProblem[] = [];
+
+  const { image, reason: imageReason } = agentImage(spec, options);
+  explain.push({ subject: 'node agent image', decision: image, reason: imageReason });
+
+  const bgp = { enabled: spec.bgp.mode === 'FullMesh' || spec.bgp.peers.length > 0, fullMesh: spec.bgp.mode === 'FullMesh' };
+  const pooled = new Set<string>();
+  const pools: EffectivePool[] = spec.pools.map((pool, i) => {
+    const selected = nodes.filter((n) => matchesRequirements(selectors.pools[i]!, n.labels ?? {}));
+    for (const n of selected) pooled.add(n.name);
+    if (nodes.length > 0) {
+      const how = pool.nodeSelector === '' ? 'empty nodeSelector selects every node' : `nodeSelector ${JSON.stringify(pool.nodeSelector)}`;
+      const which = selected.length === 0 ? 'selects none' : `selects ${nameList(selected.map((n) => n.name))}`;
+      explain.push({
+        subject: `pool ${pool.name} nodes`,
+        decision: `${selected.length} of ${nodes.length}`,
+        reason: pool.nodeSelector === '' ? how : `${how} ${which}`,
+        ...(selected.length === 0 ? { warning: true } : {}),
+      });
+    }
+    const decided = decideEncapsulation(pool, selected, bgp);
+    explain.push(...decided.explain);
+    degraded.push(...decided.problems);
+    return {
+      name: pool.name,
+      cidr: pool.cidr,
+      family: pool.family,
+      blockSize: pool.blockSize,
+      encapsulation: decided.encapsulation,
+      dataplane: decided.dataplane,
+      natOutgoing: pool.natOutgoing,
+      nodeSelector: pool.nodeSelector,
+    };
+  });
+
+  if (spec.pools.length === 0) {
+    const message = 'spec.network.ipPools is empty, so pods get no addresses; add a pool, e.g. {name: default, cidr: 10.244.0.0/16}';
+    explain.push({ subject: 'pools', decision: 'none', reason: message, warning: true });
+    degraded.push({ reason: 'NoIPPools', message, path: 'spec.network.ipPools' });
+  } else {
+    const orphans = nodes.filter((n) => !pooled.has(n.name)).map((n) => n.name);
+    if (orphans.length > 0) {
+      const message = `${plural(orphans.length, 'node')} (${nameList(orphans)}) ${orphans.length === 1 ? 'is' : 'are'} selected by no IP pool, so pods there get no address; widen a pool's nodeSelector or add a pool for them`;
+      explain.push({ subject: 'pools', decision: 'nodes without a pool', reason: message, warning: true });
+      degraded.push({ reason: 'NodesWithoutPool', message, path: 'spec.network.ipPools' });
+    }
+  }
+
+  const mtu = decideMtu(spec.mtu, pools, nodes);
+  explain.push(...mtu.explain);
+  degraded.push(...mtu.problems);
+
+  const effective = buildEffectiveConfig(spec, pools, mtu.mtu, mtu.reason);
+  const b = effective.bgp;
+  explain.push({
+    subject: 'bgp',
+    decision: b.enabled ? (b.fullMesh ? `FullMesh, AS ${b.asNumber}` : `AS ${b.asNumber}`) : 'Disabled',
+    reason: b.enabled
+      ? `${b.fullMesh ? 'every node peers with every other node over iBGP' : 'no node-to-node mesh'}${b.peers.length > 0 ? `; ${plural(b.peers.length, 'external peer')}: ${b.peers.map((p) => `${p.peerIP} AS ${p.asNumber}`).join(', ')}` : ''}`
+      : 'spec.network.bgp.mode is Disabled and no peers are configured',
+  });
+  const plugins = ['ptp', ...(effective.hostPorts ? ['portmap'] : []), ...(effective.bandwidth ? ['bandwidth'] : [])];
+  explain.push({
+    subject: 'cni plugins',
+    decision: plugins.join(', '),
+    reason: `ptp with host-local IPAM; portmap ${effective.hostPorts ? 'for' : 'left out:'} hostPorts ${effective.hostPorts ? 'Enabled' : 'Disabled'}; bandwidth ${effective.bandwidth ? 'for' : 'left out:'} bandwidth ${effective.bandwidth ? 'Enabled' : 'Disabled'}`,
+  });
+  const ad = effective.autodetection;
+  const method = (a: object) => Object.keys(a).sort().map((k) => `${k}=${JSON.stringify((a as Record<string, unknown>)[k])}`).join(',');
+  explain.push({
+    subject: 'node address autodetection',
+    decision: `v4 ${method(ad.v4)}${ad.v6 ? `; v6 ${method(ad.v6)}` : ''}`,
+    reason: `${spec.autodetectionV4 ? 'v4 from spec' : 'v4 default firstFound'}${ad.v6 ? (spec.autodetectionV6 ? ', v6 from spec' : ', v6 default firstFound (an IPv6 pool exists)') : ''}`,
+  });
+
+  const conflist = renderConflist(effective);
+  const bird = renderBirdTemplate(effective);
+  const hash = configHash({ effective, conflist, bird, image });
+  const objects = sortObjects([
+    renderNamespace(spec.installationName),
+    ...renderRbac(spec.installationName),
+    renderConfigMap(spec.installationName, effective, conflist, bird, hash),
+    renderDaemonSet(spec, effective, image, hash),
+  ]);
+  return { objects, explain, degraded, effective, configHash: hash, image };
+}
+
+/** Installation.status.encapsulation: "VXLANCrossSubnet" when all pools agree, else "a=None,b=VXLAN". */
+export function encapsulationSummary(pools: readonly Pick<EffectivePool, 'name' | 'encapsulation'>[]): string {
+  const modes = new Set(pools.map((p) => p.encapsulation));
+  if (modes.size === 1) return [...modes][0]!;
+  return pools.map((p) => `${p.name}=${p.encapsulation}`).join(',');
+}

@@ -1,0 +1,3 @@
+import { dataplaneSuite } from './support/suite.ts';
+
+dataplaneSuite('host-gw', { topology: 'one-subnet', mtu: 1500 });

@@ -1,0 +1,110 @@
+// The Dockerfiles cannot be built here (no Docker engine; the kind e2e builds them in CI), so
+// what makes them reproducible and safe is checked statically: pinned bases, no `latest`,
+// SOURCE_DATE_EPOCH, --chmod on copies, non-root operator, and that every path they copy exists
+// and is let through .dockerignore.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '../../..');
+const images = ['operator', 'node'] as const;
+
+interface Instruction { op: string; args: string }
+
+function instructions(file: string): Instruction[] {
+  const text = readFileSync(join(root, file), 'utf8').replace(/\\\n/g, ' ');
+  return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
+    const [op, ...rest] = l.split(/\s+/);
+    return { op: op!.toUpperCase(), args: rest.join(' ') };
+  });
+}
+
+function argDefaults(ins: Instruction[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const i of ins) if (i.op === 'ARG' && i.args.includes('=')) m.set(i.args.split('=')[0]!, i.args.slice(i.args.indexOf('=') + 1));
+  return m;
+}
+
+/** .dockerignore patterns as used here: `**` then `!path` exceptions, then exclusions. */
+function dockerignoreAllows(path: string): boolean {
+  const lines = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  let allowed = true;
+  for (const l of lines) {
+    const negate = l.startsWith('!');
+    const pat = negate ? l.slice(1) : l;
+    const re = new RegExp(`^${pat.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\/?/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*')}$`);
+    if (re.test(path) || re.test(`${path}/x`)) allowed = negate;
+  }
+  return allowed;
+}
+
+for (const image of images) {
+  const file = `images/${image}/Dockerfile`;
+  test(`${file}: pinned bases, no latest, reproducible copies`, () => {
+    const text = readFileSync(join(root, file), 'utf8');
+    const ins = instructions(file);
+    assert.match(text.split('\n')[0]!, /^# syntax=docker\/dockerfile:\d+\.\d+\.\d+$/, 'pin the Dockerfile frontend (COPY --chmod with symbolic modes needs >= 1.14)');
+    assert.doesNotMatch(text, /:latest\b/);
+    const args = argDefaults(ins);
+    for (const from of ins.filter((i) => i.op === 'FROM')) {
+      const ref = from.args.split(/\s+/)[0]!.replace(/^\$\{(\w+)\}$/, (_, v: string) => args.get(v) ?? `unset ARG ${v}`);
+      if (/^[a-z]+$/.test(ref)) continue; // an earlier stage
+      assert.match(ref, /^[a-z0-9./-]+:[\w.-]+$/, `${file}: base ${ref} must name a tag`);
+      assert.ok(/\d/.test(ref.split(':')[1] ?? ''), `${file}: base ${ref} has no version in its tag`);
+    }
+    assert.ok(ins.some((i) => i.op === 'ARG' && i.args.startsWith('SOURCE_DATE_EPOCH')), 'SOURCE_DATE_EPOCH must be a build arg');
+    for (const c of ins.filter((i) => i.op === 'COPY')) assert.match(c.args, /--chmod=/, `${file}: COPY ${c.args} without --chmod (modes would depend on the checkout)`);
+    assert.match(text, /npm ci --omit=dev/);
+    const entry = ins.find((i) => i.op === 'ENTRYPOINT');
+    assert.ok(entry, 'no ENTRYPOINT');
+    assert.match(entry.args, image === 'operator' ? /weft-operator/ : /weft-node/);
+  });
+
+  test(`${file}: everything it copies from the context exists and passes .dockerignore`, () => {
+    for (const c of instructions(file).filter((i) => i.op === 'COPY' && !i.args.includes('--from='))) {
+      const parts = c.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+      for (const src of parts.slice(0, -1)) {
+        assert.ok(existsSync(join(root, src)), `${file}: COPY source ${src} does not exist`);
+        assert.ok(dockerignoreAllows(src), `${file}: COPY source ${src} is excluded by .dockerignore`);
+        if (src.startsWith('images/')) assert.ok((statSync(join(root, src)).mode & 0o111) !== 0 || c.args.includes('--chmod=0755'), `${src} must be executable`);
+      }
+    }
+  });
+}
+
+test('the operator image runs as uid 65532 and needs no writable root filesystem', () => {
+  const ins = instructions('images/operator/Dockerfile');
+  const users = ins.filter((i) => i.op === 'USER');
+  assert.equal(users.at(-1)?.args, '65532:65532');
+  assert.ok(ins.some((i) => i.op === 'ENV' && /TSX_DISABLE_CACHE=1/.test(i.args)), 'tsx must not need a writable cache dir');
+  for (const dir of ['api', 'render', 'operator', 'crds']) {
+    assert.ok(ins.some((i) => i.op === 'COPY' && new RegExp(`\\s${dir}\\s+\\./${dir}$`).test(i.args)), `the operator image needs ${dir}/`);
+  }
+});
+
+test('the node image has the agent, CNI plugins where install-cni looks, bird2, iproute2, nftables, all version-pinned', () => {
+  const text = readFileSync(join(root, 'images/node/Dockerfile'), 'utf8');
+  for (const pkg of ['bird2', 'iproute2', 'nftables', 'containernetworking-plugins']) {
+    assert.match(text, new RegExp(`"${pkg}=\\$\\{[A-Z0-9_]+_VERSION\\}"`), `${pkg} must be installed at a pinned version`);
+  }
+  assert.match(text, /snapshot\.debian\.org\/archive\/debian\/%s/);
+  assert.match(text, /ARG DEBIAN_SNAPSHOT=\d{8}T\d{6}Z/);
+  assert.match(text, /COPY --from=node .*\/usr\/local\/bin\/node/);
+  const install = readFileSync(join(root, 'components/node/cni/install.ts'), 'utf8');
+  const dir = install.match(/image ships them in (\/[\w/-]+)/)?.[1];
+  assert.ok(dir, 'components/node/cni/install.ts no longer says where the image ships the plugins');
+  assert.match(text, new RegExp(`ln -s /usr/lib/cni ${dir}`), `the image must provide the CNI plugins in ${dir}`);
+});
+
+test('the entrypoint wrappers start the programs the Deployment and DaemonSet name', () => {
+  const op = readFileSync(join(root, 'images/operator/weft-operator'), 'utf8');
+  assert.match(op, /\/opt\/weft\/operator\/main\.ts "\$@"/);
+  assert.ok(existsSync(join(root, 'operator/main.ts')));
+  const node = readFileSync(join(root, 'images/node/weft-node'), 'utf8');
+  assert.match(node, /\/opt\/weft\/components\/node\/main\.ts "\$@"/);
+  assert.ok(existsSync(join(root, 'components/node/main.ts')));
+  const ds = readFileSync(join(root, 'render/daemonset.ts'), 'utf8');
+  assert.match(ds, /command: \['weft-node', 'install-cni'\]/);
+  assert.match(ds, /command: \['weft-node', 'agent'\]/);
+});
