@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerValidate } from './commands/validate.ts';
 import { registerRender } from './commands/render.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerSandbox } from './commands/sandbox.ts';
 
 const program = new Command('weft')
   .description('Weft: a Kubernetes pod-network operator')
@@ -13,5 +14,6 @@ const program = new Command('weft')
 registerValidate(program);
 registerRender(program);
 registerStatus(program);
+registerSandbox(program);
 
 await program.parseAsync(process.argv);

@@ -8,7 +8,7 @@ import { names } from '../api/index.ts';
 import { DEFAULT_REGISTRY } from '../render/index.ts';
 import { registerInstallationController, type InstallationController } from './controllers/installation.ts';
 import { registerIpamHousekeeping, type IpamHousekeeping } from './controllers/ipam-housekeeping.ts';
-import type { RolloutStep } from './controllers/rollout.ts';
+import type { RolloutFactory } from './controllers/rollout.ts';
 import { ensureCrds, type CrdPlanEntry } from './crds.ts';
 import { EventRecorder } from './events.ts';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.ts';
@@ -42,7 +42,8 @@ export interface OperatorOptions {
   resyncMs?: number;
   ipamGraceMs?: number;
   ipamSweepIntervalMs?: number;
-  rollout?: RolloutStep;
+  /** The node-agent rollout (issue 8); default: observe only. */
+  rollout?: RolloutFactory;
   /** Prometheus registry (a fresh one when omitted). */
   metricsRegistry?: Registry;
 }

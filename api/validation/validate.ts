@@ -35,13 +35,15 @@ interface Rule {
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 /** A copy of the schema in which objects reject fields they do not declare. */
-function strictCopy(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(strictCopy);
+function strictCopy(node: unknown, path: string[] = []): unknown {
+  if (Array.isArray(node)) return node.map((n) => strictCopy(n, path));
   if (node === null || typeof node !== 'object') return node;
   const obj = node as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = strictCopy(v);
-  const isOpenObject = obj['x-kubernetes-preserve-unknown-fields'] === true;
+  for (const [k, v] of Object.entries(obj)) out[k] = strictCopy(v, [...path, k]);
+  // ObjectMeta is the API server's, not ours: its schema here only adds rules to `name`.
+  const isMetadata = path.length === 2 && path[0] === 'properties' && path[1] === 'metadata';
+  const isOpenObject = obj['x-kubernetes-preserve-unknown-fields'] === true || isMetadata;
   if (obj.properties && obj.additionalProperties === undefined && !isOpenObject) {
     out.additionalProperties = false;
   }
@@ -192,8 +194,8 @@ function walk(schema: JSONSchema, value: unknown, old: unknown, hasOld: boolean,
         const k = keyOf(item, keys);
         if (seen.has(k)) {
           out.push({
-            path: joinPath(joinPath(path, i), keys[0]!),
-            message: `duplicate ${keys.join('/')} ${keys.map((key) => JSON.stringify((item as Record<string, unknown>)[key])).join('/')} (also at index ${seen.get(k)}); each entry needs a unique ${keys.join('/')}`,
+            path,
+            message: `duplicate entries for ${keys.map((key) => `${key}=${JSON.stringify((item as Record<string, unknown>)[key])}`).join(',')} (indexes ${seen.get(k)} and ${i}); each entry needs a unique ${keys.join('/')}`,
           });
         } else seen.set(k, i);
       });

@@ -33,6 +33,17 @@ function kindRank(kind: string): number {
   return i === -1 ? KIND_ORDER.length : i;
 }
 
+function firstDifferencePath(a: unknown, b: unknown, path = ''): string {
+  if (isDeepStrictEqual(a, b)) return '';
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return path || '.';
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const ak = (a as Record<string, unknown>)[k];
+    const bk = (b as Record<string, unknown>)[k];
+    if (!isDeepStrictEqual(ak, bk)) return firstDifferencePath(ak, bk, Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`);
+  }
+  return path || '.';
+}
+
 export function sortForApply(objects: KObject[]): KObject[] {
   const key = (o: KObject) => [String(kindRank(o.kind)).padStart(3, '0'), o.kind, o.metadata.namespace ?? '', o.metadata.name].join('\u0000');
   return [...objects].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
@@ -82,7 +93,10 @@ export function releaseObjects(root: string, opts: ReleaseOptions = {}): KObject
     const generated = byName.get(o.metadata.name);
     if (!generated) throw new Error(`${OPERATOR_BASE} contains CRD ${o.metadata.name}, which is not in crds/`);
     if (!isDeepStrictEqual(generated, o)) {
-      throw new Error(`${OPERATOR_BASE} contains CRD ${o.metadata.name} that differs from crds/: include crds/ instead of a copy`);
+      throw new Error(
+        `${OPERATOR_BASE} contains CRD ${o.metadata.name} that differs from crds/ at ${firstDifferencePath(generated, o)}: ` +
+          'crds/ (generated from api/schemas) is the source of truth; fix api/schemas, run npm run generate and refresh the copy',
+      );
     }
   }
 

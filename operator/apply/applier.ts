@@ -1,6 +1,6 @@
 // Server-side apply of rendered objects, skipping every object that is already as desired.
 //
-// Idempotence has three layers (see docs/adr/0002-idempotent-apply.md):
+// Idempotence has three layers (see docs/adr/0005-idempotent-apply.md):
 //  1. the applied-hash annotation: a hash of what we last applied, so a change in what render
 //     produces — including a field it stopped producing, which a subset check cannot see —
 //     always leads to an apply;

@@ -12,7 +12,7 @@ import type { OperatorMetrics } from '../metrics.ts';
 import { labelKey, type Informer, type KubeObject, type Manager, type ReconcileContext, type ReconcileResult } from '../runtime/index.ts';
 import { clusterProblems } from './cluster-checks.ts';
 import { buildFacts, nodeNetworkProjection, nodeProjection } from './facts.ts';
-import { observeRollout, type RolloutStep } from './rollout.ts';
+import { observeRollout, type RolloutFactory } from './rollout.ts';
 import { degradedStatus, healthyStatus, statusEqual } from './status.ts';
 
 export const INSTALLATION_NAME = names.installation;
@@ -35,8 +35,8 @@ export interface InstallationControllerOptions {
   version: string;
   events: EventRecorder;
   metrics: OperatorMetrics;
-  /** The node-agent rollout step; default: count only, replace no pods. */
-  rollout?: RolloutStep;
+  /** Builds the node-agent rollout step; default: count only, replace no pods. */
+  rollout?: RolloutFactory;
   logger?: Logger;
   now?: () => Date;
   workers?: number;
@@ -65,7 +65,6 @@ export function registerInstallationController(o: InstallationControllerOptions)
   const mgr = o.manager;
   const log = o.logger?.child({ controller: 'installation' });
   const now = o.now ?? (() => new Date());
-  const rollout = o.rollout ?? observeRollout;
   const applier = new Applier({ client: mgr.client, fieldManager: names.fieldManager, logger: log });
   const stats: InstallationController['stats'] = { reconciles: 0, applies: 0, prunes: 0, statusWrites: 0 };
 
@@ -90,6 +89,7 @@ export function registerInstallationController(o: InstallationControllerOptions)
   const blockProjection = (b: IPAMBlock & KubeObject) => JSON.stringify([b.spec, (b.status?.allocated ?? 1) > 0, !!b.metadata?.deletionTimestamp]);
   controller.watches(blocks, { map: toDefault, predicates: [(ev) => ev.type !== 'update' || blockProjection(ev.obj) !== blockProjection(ev.old)] });
   for (const inf of owned.values()) controller.watches(inf, labelKey(weftLabels.owner));
+  const rollout = o.rollout ? o.rollout({ manager: mgr, enqueue: () => controller.enqueue(INSTALLATION_NAME) }) : observeRollout;
 
   /** The last status we wrote and the Installation resourceVersion it replaced: the cache may lag behind our own write. */
   let statusMemo: { json: Installation['status']; before?: string; after?: string } | undefined;
@@ -229,6 +229,7 @@ export function registerInstallationController(o: InstallationControllerOptions)
       paused: spec.nodeUpdateStrategy?.paused ?? false,
       maxUnavailable: spec.nodeUpdateStrategy?.maxUnavailable ?? 1,
       signal: ctx.signal,
+      event: (type, reason, message) => emit(inst, type, reason, 'Rollout', message),
     });
 
     const prev = inst.status;

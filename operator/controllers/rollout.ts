@@ -3,7 +3,7 @@
 // the health-gated batch rollout (issue 8) is a RolloutStep that deletes pods batch by batch.
 // observeRollout is the step that deletes nothing and only counts.
 import type { NodeNetwork } from '../../api/index.ts';
-import type { KubeObject } from '../runtime/index.ts';
+import type { KubeObject, Manager } from '../runtime/index.ts';
 import type { RolloutCounts } from './status.ts';
 
 export interface RolloutInput {
@@ -18,6 +18,8 @@ export interface RolloutInput {
   paused: boolean;
   maxUnavailable: number | string;
   signal: AbortSignal;
+  /** Records a (deduplicated) Event on the Installation, e.g. "batch 2 started: nodes a, b". */
+  event: (type: 'Normal' | 'Warning', reason: string, message: string) => Promise<void>;
 }
 
 export interface RolloutOutcome {
@@ -33,6 +35,13 @@ export interface RolloutOutcome {
 
 export type RolloutStep = (input: RolloutInput) => Promise<RolloutOutcome>;
 
+/**
+ * Builds a rollout step before the manager starts, so it can register the informers it needs
+ * (e.g. the agent pods in weft-system) and enqueue the Installation when they change. Pods are
+ * deleted through manager.client (the operator's Role grants delete on pods in weft-system).
+ */
+export type RolloutFactory = (ctx: { manager: Manager; enqueue: () => void }) => RolloutStep;
+
 interface DaemonSetStatus {
   observedGeneration?: number;
   desiredNumberScheduled?: number;
@@ -46,7 +55,7 @@ export function isConditionTrue(conds: readonly { type: string; status: string }
 }
 
 /** Counts from the DaemonSet status and the agents' NodeNetwork reports; deletes nothing. */
-export function countRollout(input: Omit<RolloutInput, 'signal'>): Omit<RolloutOutcome, 'requeueAfterMs' | 'halted'> {
+export function countRollout(input: Omit<RolloutInput, 'signal' | 'event'>): Omit<RolloutOutcome, 'requeueAfterMs' | 'halted'> {
   const ds = input.daemonSet;
   const st = (ds?.status ?? {}) as DaemonSetStatus;
   const generation = input.daemonSetGeneration ?? ds?.metadata?.generation;

@@ -23,7 +23,6 @@ function crdsIn(file: string): CRDDoc[] {
 }
 
 const env = await testenvAvailable();
-if (!env.ok) console.log(`# skipping the CRD install tests: ${env.reason}`);
 
 describe('CRDs in crds/ install on a real kube-apiserver', { skip: env.ok ? false : env.reason }, () => {
   let cp: ControlPlane;

@@ -168,4 +168,29 @@ describe('operator resilience (real kube-apiserver without watch cache)', { skip
       for (const p of procs.values()) if (p.exitCode === null) p.kill('SIGKILL');
     }
   });
+
+  test('CRDs at start: an older revision in the cluster is upgraded; a newer one makes the operator refuse to run (exit 3)', { timeout: 60_000 }, async () => {
+    const crd = 'ipamblocks.network.weft.dev';
+    const setRevision = (rev: string) => cp.kubectl(['annotate', '--overwrite', 'crd', crd, `weft.dev/crd-revision=${rev}`]);
+    const revision = async () => JSON.parse((await cp.kubectl(['get', 'crd', crd, '-o', 'json'])).stdout).metadata.annotations['weft.dev/crd-revision'] as string;
+    const ours = await revision();
+
+    await setRevision('0');
+    const up = await createOperator({ kubeConfig: cp.kubeConfig, version: '0.1.0-test', identity: 'crd-upgrade', leaderElect: false, handleSignals: false, crdDir });
+    assert.deepEqual(up.crdPlan.find((p) => p.name === crd), { name: crd, action: 'upgrade', ours: Number(ours), cluster: 0 });
+    assert.equal(await revision(), ours, 'the operator applied its CRD');
+    up.manager.client.close();
+
+    await setRevision('99');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'operator', 'main.ts'), '--kubeconfig', cp.kubeconfigPath, '--leader-elect=false',
+      '--health-port', '0', '--metrics-port', '0', '--crds-dir', crdDir, '--version', '0.1.0-test'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    assert.equal(code, 3, out);
+    assert.match(out, /refusing to run: the cluster has newer Weft CRDs than operator 0\.1\.0-test knows: ipamblocks\.network\.weft\.dev \(cluster revision 99, this operator knows 1\)/);
+    assert.equal(await revision(), '99', 'a refusing operator changes nothing');
+    await setRevision(ours);
+  });
 });

@@ -2,7 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { pino } from 'pino';
+import pino from 'pino';
 import { Registry } from 'prom-client';
 import { testenvAvailable, startControlPlane, type ControlPlane } from '../support/controlplane.ts';
 import {

@@ -427,7 +427,7 @@ ${this.ownsDir && !this.keepDir ? `cd / && rm -rf '${this.dir}'` : 'rm -f pids'}
   }
 
   async startApiServer(deadline = Date.now() + (this.opts.startTimeoutMs ?? 60_000)): Promise<void> {
-    if (this.procs.get('kube-apiserver')?.exitCode === undefined && this.procs.has('kube-apiserver')) {
+    if (this.procs.has('kube-apiserver') && this.procs.get('kube-apiserver')!.exitCode === undefined) {
       throw new Error('kube-apiserver is already running');
     }
     this.spawnComponent('kube-apiserver', 'kube-apiserver', this.apiServerArgs);

@@ -228,7 +228,9 @@ export class NodeAgent {
     if (this.stopped) return;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.schedule(result.ok ? this.o.resyncMs : this.backoff.next());
+    // Leak candidates need another scan when their grace period may have run out.
+    const next = (this.state.ipam?.leaked ?? 0) > 0 ? Math.min(this.o.resyncMs, this.o.leakScanMs) : this.o.resyncMs;
+    this.schedule(result.ok ? next : this.backoff.next());
     if (result.ok) this.backoff.reset();
   }
 

@@ -6,13 +6,21 @@ import type { EffectivePool } from '../../../api/effective-config.ts';
 import { API_VERSION, isAlreadyExists, nodeOwnerReference, type AgentApi, type IPAMBlockObject, type NodeObject } from '../agent/kube.ts';
 import { blockCapacity, blockIndexOf, candidateBlocks, poolGeometry } from './blocks.ts';
 
+/** Claim time with millisecond precision, written by the claiming agent: creationTimestamp has
+ *  whole seconds, and two blocks claimed within one second must still keep their order.
+ *  (To move to api/ annotations: noted for the lead.) */
+export const CLAIMED_AT_ANNOTATION = 'network.weft.dev/claimed-at';
+
 function createdAt(b: IPAMBlockObject): number {
+  const claimed = Date.parse(b.metadata?.annotations?.[CLAIMED_AT_ANNOTATION] ?? '');
+  if (!Number.isNaN(claimed)) return claimed;
   const t = b.metadata?.creationTimestamp as unknown;
   return t ? new Date(t as string).getTime() : Number.MAX_SAFE_INTEGER;
 }
 
-/** Oldest first (then by name): every node orders a node's blocks the same way, and a node's
- *  first block — which the tunnel address is taken from — stays first when it claims more. */
+/** Oldest claim first (then by name): every node orders a node's blocks the same way, and a
+ *  node's first block — which the tunnel address is taken from — stays first when it claims
+ *  more. */
 export function orderBlocks<T extends IPAMBlockObject>(blocks: T[]): T[] {
   return [...blocks].sort((a, b) => createdAt(a) - createdAt(b) || (a.metadata!.name! < b.metadata!.name! ? -1 : 1));
 }
@@ -62,7 +70,7 @@ export async function claimBlock(api: AgentApi, pool: EffectivePool, node: NodeO
     const obj: IPAMBlockObject = {
       apiVersion: API_VERSION,
       kind: 'IPAMBlock',
-      metadata: { name: blockName(cidr), ownerReferences: [nodeOwnerReference(node)] },
+      metadata: { name: blockName(cidr), annotations: { [CLAIMED_AT_ANNOTATION]: new Date().toISOString() }, ownerReferences: [nodeOwnerReference(node)] },
       spec: { cidr, pool: pool.name, node: nodeName },
     };
     try {

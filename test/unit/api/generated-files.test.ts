@@ -13,6 +13,8 @@ for (const d of loadDescriptors()) {
     const path = join(root, 'crds', crdFileName(d));
     assert.ok(existsSync(path), `${path} is missing: run npm run generate`);
     assert.equal(readFileSync(path, 'utf8'), renderCrd(d), `${path} is stale: run npm run generate`);
+    const copy = join(root, 'config/crd', crdFileName(d));
+    assert.equal(readFileSync(copy, 'utf8'), renderCrd(d), `${copy} is stale: run npm run generate`);
   });
   test(`api/types/${typesFileName(d)} is up to date with api/schemas (run npm run generate)`, async () => {
     const path = join(root, 'api/types', typesFileName(d));

@@ -35,7 +35,7 @@ const cases: { rule: string; valid: Obj; invalid: Obj; path: string; old?: Obj }
   { rule: 'encapsulation enum', valid: withPools(pool({ encapsulation: 'VXLANCrossSubnet' })), invalid: withPools(pool({ encapsulation: 'GRE' })), path: 'spec.network.ipPools[0].encapsulation' },
   { rule: 'natOutgoing enum', valid: withPools(pool({ natOutgoing: 'Disabled' })), invalid: withPools(pool({ natOutgoing: 'yes' })), path: 'spec.network.ipPools[0].natOutgoing' },
   { rule: 'pool name is a DNS label', valid: withPools(pool({ name: 'edge-1' })), invalid: withPools(pool({ name: 'Edge_1' })), path: 'spec.network.ipPools[0].name' },
-  { rule: 'pool names unique', valid: withPools(pool(), pool({ name: 'b', cidr: '10.245.0.0/16' })), invalid: withPools(pool(), pool({ cidr: '10.245.0.0/16' })), path: 'spec.network.ipPools[1].name' },
+  { rule: 'pool names unique', valid: withPools(pool(), pool({ name: 'b', cidr: '10.245.0.0/16' })), invalid: withPools(pool(), pool({ cidr: '10.245.0.0/16' })), path: 'spec.network.ipPools' },
   { rule: 'pool cidr required', valid: withPools(pool()), invalid: withPools({ name: 'x' }), path: 'spec.network.ipPools[0].cidr' },
   { rule: 'cidr immutable', old: withPools(pool()), valid: withPools(pool({ natOutgoing: 'Disabled' })), invalid: withPools(pool({ cidr: '10.245.0.0/16' })), path: 'spec.network.ipPools[0].cidr' },
   { rule: 'blockSize immutable', old: withPools(pool()), valid: withPools(pool({ blockSize: 26 })), invalid: withPools(pool({ blockSize: 24 })), path: 'spec.network.ipPools[0].blockSize' },

@@ -82,6 +82,14 @@ describe('held blocks', () => {
     assert.deepEqual(orderBlocks(bs).map((b) => b.spec.cidr), ['10.0.0.128/26', '10.0.0.0/26', '10.0.0.64/26']);
   });
 
+  test('the claimed-at annotation (milliseconds) orders blocks created within one second', () => {
+    const a = block('10-0-0-0-26', 'a', '2026-01-01T00:00:05Z');
+    const b = block('10-0-0-64-26', 'a', '2026-01-01T00:00:05Z');
+    a.metadata!.annotations = { 'network.weft.dev/claimed-at': '2026-01-01T00:00:05.900Z' };
+    b.metadata!.annotations = { 'network.weft.dev/claimed-at': '2026-01-01T00:00:05.100Z' };
+    assert.deepEqual(orderBlocks([a, b]).map((x) => x.spec.cidr), ['10.0.0.64/26', '10.0.0.0/26']);
+  });
+
   test('blocks of an earlier Node with the same name are not this node\'s', () => {
     const bs = [block('10-0-0-0-26', 'a', '2026-01-01T00:00:00Z', 'old-uid'), block('10-0-0-64-26', 'a', '2026-01-01T00:00:01Z', 'new-uid'), block('10-0-0-128-26', 'b', '2026-01-01T00:00:01Z', 'new-uid')];
     assert.deepEqual(ownedBlocks(bs, 'a', 'new-uid').map((b) => b.spec.cidr), ['10.0.0.64/26']);

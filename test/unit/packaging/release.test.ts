@@ -180,3 +180,14 @@ test('config/operator built offline equals `kubectl kustomize config/operator`',
     assert.ok(isDeepStrictEqual(ours[i], real[i]), `${idOf(real[i]!)} differs from kustomize's output`);
   }
 });
+
+test('config/kustomization.yaml (kubectl apply -k config) yields the objects of the release manifest', () => {
+  const top = sortById(kustomizeBuild(join(root, 'config'), root));
+  const rel = sortById(releaseObjects(root));
+  assert.deepEqual(top.map(idOf), rel.map(idOf));
+  // Same content, except the image the release pins (identical while config/operator names the release tag).
+  for (let i = 0; i < rel.length; i++) {
+    const strip = (o: KObject) => JSON.stringify(o).replace(/"image":"[^"]*"|"--(version|registry)=[^"]*"/g, '');
+    assert.equal(strip(top[i]!), strip(rel[i]!), idOf(rel[i]!));
+  }
+});

@@ -1,0 +1,341 @@
+// Real weft-node agents (the CLI, one process per node, `--netns` into the node's namespace,
+// API traffic from the host side to a real kube-apiserver on loopback) on the harness's
+// namespaces, for host-gw and VXLAN: pods made by real CNI ADD through the conflist each agent
+// wrote; all-pairs reachability; node added / removed convergence (measured); agent restart
+// under continuous ping (zero loss, zero kernel changes); 1000 concurrent CNI ADD/DEL cycles
+// (no duplicate address, leak scans running); block exhaustion; injected leaks released.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EffectiveConfig } from '../../api/effective-config.ts';
+import type { BackendName } from '../../components/node/backends/index.ts';
+import { KubeClient } from '../../operator/runtime/index.ts';
+import { renderConflist } from '../../render/conflist.ts';
+import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { POOL, TestCluster, type TestNode } from './support/cluster.ts';
+import { cniAdd, cniDel, type CniConflist, type CniResult } from './support/cni.ts';
+import { dataplaneUnavailable, must, nsRun, sleep } from './support/run.ts';
+
+const skipReason = dataplaneUnavailable() ?? await testenvAvailable().then((e) => (e.ok ? null : e.reason));
+const MAIN = join(repoRoot, 'components/node/main.ts');
+const BLOCK_SIZE = 28; // 13 usable addresses: exhaustion takes 12 pods, not 55
+const GRACE_MS = 3_000;
+
+function effective(mode: BackendName, mtu: number): EffectiveConfig {
+  return {
+    version: 1, mtu, mtuReason: 'test',
+    pools: [{ name: 'default', cidr: POOL, family: 4, blockSize: BLOCK_SIZE, encapsulation: mode === 'vxlan' ? 'VXLAN' : 'None', dataplane: mode, natOutgoing: true, nodeSelector: '' }],
+    bgp: { enabled: false, fullMesh: false, asNumber: 64512, peers: [] },
+    autodetection: { v4: { firstFound: true } },
+    cni: { binDir: '/usr/lib/cni', confDir: '/etc/cni/net.d', confName: '10-weft.conflist' },
+    hostPorts: false, bandwidth: false,
+    vxlan: { vni: 4096, port: 4789, device: 'weft.vxlan' },
+    ipip: { device: 'weft.ipip' },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+interface Agent { node: TestNode; proc: ChildProcess; port: number; log: string; exited: Promise<number | null> }
+interface Pod { name: string; node: TestNode; ip: string; conflist: CniConflist; result: CniResult }
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => { for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } } });
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 30_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+function scenario(mode: BackendName, mtu: number): void {
+  describe(`weft-node agents, ${mode} (pod MTU ${mtu})`, { skip: skipReason ?? false }, () => {
+    let cp: ControlPlane;
+    let c: TestCluster;
+    let client: KubeClient;
+    let cfgDir: string;
+    let logDir: string;
+    const agents = new Map<string, Agent>();
+    const pods: Pod[] = [];
+
+    const confPath = (n: TestNode) => join(n.dataDir, 'net.d', '10-weft.conflist');
+    const storeDir = (n: TestNode) => join(n.dataDir, 'ipam', 'weft');
+    const weftRoutes = (n: TestNode) => must(['ip', '-n', n.netns, 'route', 'show', 'proto', '87']);
+    const api = <T>(path: string) => client.request<T>(path, { verb: 'get' });
+    const blocksOf = async (node: string) => (await api<{ items: { spec: { cidr: string; node: string } }[] }>('/apis/network.weft.dev/v1/ipamblocks')).items.filter((b) => b.spec.node === node).map((b) => b.spec.cidr);
+    const get = async (port: number, path: string) => { const r = await fetch(`http://127.0.0.1:${port}${path}`); return { status: r.status, text: await r.text() }; };
+    const metric = async (a: Agent, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await get(a.port, '/metrics')).text)?.[1] ?? NaN);
+
+    async function createNode(n: TestNode): Promise<void> {
+      await cp.kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name }, status: { addresses: [{ type: 'InternalIP', address: n.underlayAddress }] } }) });
+    }
+
+    async function startAgent(n: TestNode): Promise<Agent> {
+      const port = await freePort();
+      const log = join(logDir, `${n.name}.${Date.now()}.log`);
+      const fd = openSync(log, 'a');
+      const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, 'agent',
+        '--node-name', n.name, '--netns', n.netns, '--kubeconfig', cp.kubeconfigPath, '--config-dir', cfgDir,
+        '--host-root', '/', '--cni-conf-dir', join(n.dataDir, 'net.d'), '--ipam-data-dir', join(n.dataDir, 'ipam'),
+        '--health-port', String(port), '--health-host', '127.0.0.1', '--link-prefix', c.linkPrefix, '--nft-table', c.nftTable,
+        '--resync-interval', '10s', '--debounce', '20ms', '--leak-grace-period', `${GRACE_MS}ms`, '--leak-scan-interval', '500ms',
+        '--status-min-interval', '1s'], { cwd: repoRoot, stdio: ['ignore', fd, fd] });
+      closeSync(fd);
+      children.add(proc);
+      const exited = new Promise<number | null>((r) => proc.once('exit', (code) => { children.delete(proc); r(code); }));
+      const a: Agent = { node: n, proc, port, log, exited };
+      agents.set(n.name, a);
+      return a;
+    }
+
+    async function waitReady(a: Agent, timeoutMs = 30_000): Promise<void> {
+      await until(`agent ${a.node.name} ready (log ${a.log})`, async () => {
+        if (a.proc.exitCode !== null) throw new Error(`agent ${a.node.name} exited ${a.proc.exitCode}:\n${readFileSync(a.log, 'utf8').slice(-3000)}`);
+        try { return (await get(a.port, '/readyz')).status === 200; } catch { return false; }
+      }, timeoutMs, 100);
+    }
+
+    async function stopAgent(a: Agent): Promise<void> {
+      a.proc.kill('SIGTERM');
+      const code = await a.exited;
+      assert.equal(code, 0, `agent ${a.node.name} did not stop cleanly:\n${readFileSync(a.log, 'utf8').slice(-2000)}`);
+    }
+
+    let podSeq = 0;
+    async function addPod(n: TestNode): Promise<Pod> {
+      const name = `wd${c.id}-${n.name}-q${++podSeq}`;
+      await must(['ip', 'netns', 'add', name]);
+      await must(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+      const conflist = JSON.parse(readFileSync(confPath(n), 'utf8')) as CniConflist;
+      const result = await cniAdd(conflist, { containerId: name, netnsPath: `/var/run/netns/${name}`, ifName: 'eth0', hostNetns: n.netns });
+      const ip = result.ips?.[0]?.address.split('/')[0];
+      assert.ok(ip, `CNI ADD for ${name} returned no address`);
+      const p = { name, node: n, ip, conflist, result };
+      pods.push(p);
+      return p;
+    }
+
+    async function delPod(p: Pod): Promise<void> {
+      await cniDel(p.conflist, { containerId: p.name, netnsPath: `/var/run/netns/${p.name}`, ifName: 'eth0', hostNetns: p.node.netns }, p.result);
+      await must(['ip', 'netns', 'del', p.name]);
+      pods.splice(pods.indexOf(p), 1);
+    }
+
+    const ping = async (from: Pod, to: string, extra: string[] = []) => (await nsRun(from.name, ['ping', '-c1', '-W2', ...extra, to])).code === 0;
+
+    async function allPairs(): Promise<string[]> {
+      const pairs = pods.flatMap((a) => pods.filter((b) => b !== a).map((b) => [a, b] as const));
+      const res = await Promise.all(pairs.map(async ([a, b]) => ({ a, b, ok: await ping(a, b.ip) })));
+      return res.filter((r) => !r.ok).map((r) => `${r.a.node.name}/${r.a.ip} -> ${r.b.node.name}/${r.b.ip}`);
+    }
+
+    before(async () => {
+      cp = await startControlPlane({ controllerManager: true });
+      for (const f of readdirSync(join(repoRoot, 'crds')).filter((x) => x.endsWith('.network.weft.dev.yaml'))) await cp.kubectl(['apply', '--server-side', '-f', join(repoRoot, 'crds', f)]);
+      await cp.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/nodenetworks.network.weft.dev', 'crd/ipamblocks.network.weft.dev']);
+      client = new KubeClient(cp.kubeConfig);
+      c = await TestCluster.create({ nodes: 4, topology: 'one-subnet' });
+      logDir = mkdtempSync(join(tmpdir(), `weft-agents-${c.id}-`));
+      cfgDir = join(logDir, 'config');
+      mkdirSync(cfgDir);
+      const cfg = effective(mode, mtu);
+      writeFileSync(join(cfgDir, 'config.json'), JSON.stringify(cfg, null, 2));
+      writeFileSync(join(cfgDir, 'cni-conflist'), renderConflist(cfg));
+      console.log(`# run ${c.id}: agent logs in ${logDir}`);
+      // Three nodes from the start; the fourth joins in a test.
+      for (const n of c.nodes.slice(0, 3)) await createNode(n);
+      const started = c.nodes.slice(0, 3).map((n) => startAgent(n));
+      for (const a of await Promise.all(started)) await waitReady(a);
+      for (const n of c.nodes.slice(0, 3)) await addPod(n);
+      await addPod(c.nodes[0]!);
+    });
+
+    after(async () => {
+      for (const a of agents.values()) if (a.proc.exitCode === null) a.proc.kill('SIGKILL');
+      client?.close();
+      c?.destroy();
+      await cp?.stop();
+    });
+
+    test('every pod reaches every other pod through the conflist each agent wrote; path MTU is the pod MTU', async () => {
+      for (const n of c.nodes.slice(0, 3)) {
+        const conf = JSON.parse(readFileSync(confPath(n), 'utf8'));
+        assert.deepEqual(conf.plugins[0].ipam.ranges.flat().map((r: { subnet: string }) => r.subnet), await blocksOf(n.name));
+        assert.equal(conf.plugins[0].mtu, mtu);
+      }
+      assert.deepEqual(await allPairs(), []);
+      const [a, b] = [pods[0]!, pods[1]!];
+      assert.ok(await ping(a, b.ip, ['-M', 'do', '-s', String(mtu - 28)]), `DF ping of ${mtu - 28} bytes failed`);
+      assert.ok(!(await ping(a, b.ip, ['-M', 'do', '-s', String(mtu - 27)])), `DF ping of ${mtu - 27} bytes passed`);
+      const nn = JSON.parse((await cp.kubectl(['get', 'nodenetwork', 'n1', '-o', 'json'])).stdout);
+      assert.equal(nn.status.address, '198.18.0.11/24');
+      assert.equal(nn.status.interface, 'eth0');
+      assert.equal(nn.status.conditions[0].status, 'True', JSON.stringify(nn.status.conditions));
+      if (mode === 'vxlan') {
+        const link = JSON.parse(await must(['ip', '-n', c.nodes[0]!.netns, '-json', 'link', 'show', `${c.linkPrefix}.vxlan`]))[0];
+        assert.equal(nn.status.vtep.mac, link.address, 'VTEP MAC read back from the kernel');
+      }
+      assert.equal(nn.status.kernel.sysctls['net/ipv4/ip_forward'], '1');
+    });
+
+    test('a node added is reachable from every pod within 2 s of it publishing its block', { timeout: 60_000 }, async () => {
+      const n4 = c.nodes[3]!;
+      await createNode(n4);
+      const spawnedAt = Date.now();
+      const a4 = await startAgent(n4);
+      // t0: the cluster knows the node — its NodeNetwork has an address and it holds a block.
+      const block = await until('n4 published', async () => {
+        const nn = await api<{ status?: { address?: string } }>('/apis/network.weft.dev/v1/nodenetworks/n4').catch(() => undefined);
+        const b = await blocksOf('n4');
+        return nn?.status?.address && b.length ? b[0] : undefined;
+      }, 30_000, 10);
+      const t0 = Date.now();
+      await until('routes to n4 on every other node', async () => (await Promise.all(c.nodes.slice(0, 3).map(weftRoutes))).every((r) => r.includes(block!)), 10_000, 10);
+      const converged = Date.now() - t0;
+      console.log(`# ${mode}: node added -> routes on all peers ${converged} ms after it published (agent process start to publish ${t0 - spawnedAt} ms)`);
+      assert.ok(converged <= 2_000, `took ${converged} ms`);
+      await waitReady(a4);
+      const p = await addPod(n4);
+      const reachable = await until('the new pod answers from every node', async () => (await Promise.all(pods.filter((x) => x !== p).map((x) => ping(x, p.ip)))).every(Boolean), 2_000, 50);
+      assert.ok(reachable);
+      assert.deepEqual(await allPairs(), []);
+    });
+
+    test('agents restarted under continuous ping: zero packets lost, zero kernel changes', { timeout: 90_000 }, async () => {
+      const [src, dst] = [pods.find((p) => p.node.index === 1)!, pods.find((p) => p.node.index === 2)!];
+      const count = 1500;
+      const before1 = await weftRoutes(src.node);
+      const pinger = nsRun(src.name, ['ping', '-q', '-i', '0.005', '-c', String(count), '-W', '1', dst.ip], { timeoutMs: 60_000 });
+      await sleep(300);
+      const restarted: Agent[] = [];
+      for (const n of [src.node, dst.node]) {
+        await stopAgent(agents.get(n.name)!);
+        assert.equal(await weftRoutes(n), n === src.node ? before1 : await weftRoutes(n), 'SIGTERM left the routes alone');
+        restarted.push(await startAgent(n));
+      }
+      for (const a of restarted) await waitReady(a);
+      // A few more passes: resync triggered by the informers' initial adds and by timers.
+      await sleep(1_000);
+      const r = await pinger;
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
+      assert.ok(m, `ping output: ${r.stdout}${r.stderr}`);
+      const changes = await Promise.all(restarted.map((a) => metric(a, 'weft_node_kernel_changes_total')));
+      console.log(`# ${mode}: restart under ping: ${m[2]}/${m[1]} received, kernel changes by the restarted agents: ${changes.join(', ')}`);
+      assert.equal(Number(m[2]), count, `lost ${count - Number(m[2])} packets`);
+      assert.deepEqual(changes, [0, 0], 'a restarted agent found the kernel right');
+      assert.equal(await weftRoutes(src.node), before1);
+    });
+
+    test('1000 CNI ADD/DEL cycles (8 in parallel) never hand out an address twice', { timeout: 600_000 }, async () => {
+      const n = c.nodes[0]!;
+      const live = new Map<string, string>(pods.filter((p) => p.node === n).map((p) => [p.ip, p.name]));
+      const conflist = JSON.parse(readFileSync(confPath(n), 'utf8')) as CniConflist;
+      const seen = new Set<string>();
+      let cycles = 0;
+      const dupes: string[] = [];
+      const t0 = Date.now();
+      const worker = async (w: number) => {
+        const name = `wd${c.id}-${n.name}-w${w}`;
+        await must(['ip', 'netns', 'add', name]);
+        try {
+          while (cycles < 1000) {
+            cycles++;
+            const rt = { containerId: `${name}-${cycles}`, netnsPath: `/var/run/netns/${name}`, ifName: 'eth0', hostNetns: n.netns };
+            const res = await cniAdd(conflist, rt);
+            const ip = res.ips![0]!.address.split('/')[0]!;
+            if (live.has(ip)) dupes.push(`${ip} given to ${rt.containerId} while held by ${live.get(ip)}`);
+            live.set(ip, rt.containerId);
+            seen.add(ip);
+            await sleep(Math.random() * 20);
+            live.delete(ip);
+            await cniDel(conflist, rt, res);
+          }
+        } finally { await must(['ip', 'netns', 'del', name]); }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+      console.log(`# ${mode}: ${cycles} ADD/DEL cycles in ${Date.now() - t0} ms over ${seen.size} distinct addresses`);
+      assert.deepEqual(dupes, []);
+      const left = readdirSync(storeDir(n)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort();
+      assert.deepEqual(left, pods.filter((p) => p.node === n).map((p) => p.ip).sort(), 'only the long-lived pods hold addresses');
+      assert.deepEqual(await allPairs(), [], 'the long-lived pods kept their addresses and routes (the leak scan left them alone)');
+    });
+
+    test('block exhaustion: the agent claims a second block, and pods on it are reachable', { timeout: 120_000 }, async () => {
+      const n = c.nodes[2]!;
+      const first = await blocksOf(n.name);
+      assert.equal(first.length, 1);
+      // 12 of 13 addresses (92 %) in use claims another block.
+      while (readdirSync(storeDir(n)).filter((f) => /^\d/.test(f)).length < 12) await addPod(n);
+      const two = await until('a second block', async () => { const b = await blocksOf(n.name); return b.length === 2 && b; }, 15_000, 50);
+      await until('the second range in the conflist', () => JSON.parse(readFileSync(confPath(n), 'utf8')).plugins[0].ipam.ranges.flat().length === 2, 10_000, 50);
+      const second = two.find((b) => b !== first[0])!;
+      await until('routes to the second block everywhere', async () => (await Promise.all(c.nodes.filter((x) => x !== n).map(weftRoutes))).every((r) => r.includes(second)), 5_000, 20);
+      const p1 = await addPod(n);
+      const p2 = await addPod(n);
+      const onSecond = [p1, p2].find((p) => p.ip.startsWith(second.split('.').slice(0, 3).join('.')) && Number(p.ip.split('.')[3]) >= Number(second.split('/')[0]!.split('.')[3]) && Number(p.ip.split('.')[3]) < Number(second.split('/')[0]!.split('.')[3]) + 16);
+      assert.ok(onSecond, `a pod from the second block ${second}: got ${p1.ip}, ${p2.ip}`);
+      assert.ok(await ping(pods.find((p) => p.node.index === 1)!, onSecond.ip), 'pod in the second block reachable from node 1');
+    });
+
+    test('injected leaked host-local reservations are released after the grace period; live pods keep theirs', { timeout: 60_000 }, async () => {
+      const n = c.nodes[1]!;
+      const [block] = await blocksOf(n.name);
+      const base = block!.split('/')[0]!.split('.').map(Number);
+      const held = new Set(readdirSync(storeDir(n)));
+      const leaked: string[] = [];
+      for (let i = 13; leaked.length < 2 && i > 1; i--) {
+        const ip = [base[0], base[1], base[2], base[3]! + i].join('.');
+        if (!held.has(ip)) { writeFileSync(join(storeDir(n), ip), `dead-sandbox-${i}\neth0`); leaked.push(ip); }
+      }
+      assert.equal(leaked.length, 2);
+      const t0 = Date.now();
+      await until('leaked reservations released', () => leaked.every((ip) => !existsSync(join(storeDir(n), ip))), 20_000, 50);
+      const took = Date.now() - t0;
+      console.log(`# ${mode}: injected leaks released after ${took} ms (grace ${GRACE_MS} ms)`);
+      assert.ok(took >= GRACE_MS - 600, `released before the grace period: ${took} ms`);
+      for (const p of pods.filter((x) => x.node === n)) assert.ok(existsSync(join(storeDir(n), p.ip)), `live pod ${p.ip} (no Pod object in the API) kept its address`);
+      assert.equal(await metric(agents.get(n.name)!, 'weft_node_ipam_leaked_released_total'), 2);
+    });
+
+    test('a node removed: its routes leave every other node within 2 s', { timeout: 120_000 }, async () => {
+      const n4 = c.nodes[3]!;
+      const blocks = await blocksOf('n4');
+      const own = await weftRoutes(n4);
+      await stopAgent(agents.get('n4')!);
+      assert.equal(await weftRoutes(n4), own, 'a stopped agent leaves its kernel alone');
+      const t0 = Date.now();
+      await cp.kubectl(['delete', 'node', 'n4', '--wait=false']);
+      let nnGone = 0;
+      const others = c.nodes.slice(0, 3);
+      await until('n4 routes gone everywhere', async () => {
+        if (!nnGone) {
+          const exists = await api('/apis/network.weft.dev/v1/nodenetworks/n4').then(() => true, () => false);
+          if (!exists) nnGone = Date.now();
+        }
+        const r = await Promise.all(others.map(weftRoutes));
+        return r.every((x) => blocks.every((b) => !x.includes(b)));
+      }, 90_000, 10);
+      const done = Date.now();
+      console.log(`# ${mode}: node removed -> routes gone ${done - (nnGone || done)} ms after its NodeNetwork was deleted (${done - t0} ms after the Node, garbage collection included)`);
+      assert.ok(done - (nnGone || t0) <= 2_000, `routes lingered ${done - nnGone} ms after the NodeNetwork was deleted`);
+      for (const p of pods.filter((x) => x.node === n4)) assert.ok(!(await ping(pods[0]!, p.ip)), 'pod of the removed node unreachable');
+    });
+  });
+}
+
+scenario('host-gw', 1500);
+scenario('vxlan', 1450);
