@@ -35,8 +35,8 @@ export async function connectivityMatrix(pods: Endpoint[]): Promise<CheckResult>
   })));
   const width = Math.max(...pods.map((p) => p.name.length));
   const col = Math.max(4, ...pods.map((p) => p.name.length));
-  const header = `${'from \\ to'.padEnd(width)}  ${pods.map((p) => p.name.padEnd(col)).join(' ')}`;
-  const rows = pods.map((a) => `${a.name.padEnd(width)}  ${pods.map((b) => (a === b ? '·' : results.get(`${a.name}>${b.name}`) ? '✓' : '✗').padEnd(col)).join(' ')}`);
+  const header = `${'from \\ to'.padEnd(width)}  ${pods.map((p) => p.name.padEnd(col)).join(' ')}`.trimEnd();
+  const rows = pods.map((a) => `${a.name.padEnd(width)}  ${pods.map((b) => (a === b ? '·' : results.get(`${a.name}>${b.name}`) ? '✓' : '✗').padEnd(col)).join(' ')}`.trimEnd());
   const failed = [...results.entries()].filter(([, ok]) => !ok).map(([k]) => k.replace('>', ' -> '));
   const ok = failed.length === 0;
   return {

@@ -74,7 +74,8 @@ export function sweep(state: SandboxState | undefined = readState(), dir = state
       continue;
     }
     const r = sh(['ip', 'link', 'del', link]);
-    if (r.ok) report.hostLinks.push(link);
+    // The kernel tears a deleted namespace's veths down asynchronously: gone meanwhile is fine.
+    if (r.ok || /Cannot find device/.test(r.err)) report.hostLinks.push(link);
     else report.problems.push(`ip link del ${link}: ${r.err}`);
   }
   if (existsSync(dir)) {

@@ -12,6 +12,7 @@ export class Progress {
   private readonly tty: boolean;
   private readonly t0 = performance.now();
   readonly timings: { step: string; seconds: number; ok: boolean }[] = [];
+  private readonly open = new Set<Step>();
 
   constructor(private readonly out: NodeJS.WriteStream = process.stdout) {
     this.tty = !!out.isTTY && process.env.TERM !== 'dumb';
@@ -31,6 +32,7 @@ export class Progress {
     let detail = '';
     let frame = 0;
     let lastPlain = '';
+    let lastPlainAt = 0;
     let finished = false;
     const secs = () => ((performance.now() - start) / 1000).toFixed(1);
     const draw = () => {
@@ -38,8 +40,10 @@ export class Progress {
         const text = `${FRAMES[frame++ % FRAMES.length]} ${title} ${detail ? `— ${detail} ` : ''}(${secs()}s)`;
         const width = this.out.columns ? this.out.columns - 1 : 200;
         this.out.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
-      } else if (detail && detail !== lastPlain) {
+      } else if (detail && detail !== lastPlain && performance.now() - lastPlainAt > 3000) {
+        // Logs get a line per change, at most one every 3 s.
         lastPlain = detail;
+        lastPlainAt = performance.now();
         this.out.write(`  … ${title}: ${detail} (${secs()}s)\n`);
       }
     };
@@ -56,14 +60,27 @@ export class Progress {
       const mark = ok ? '✓' : '✗';
       this.out.write(`${this.tty ? '\r\x1b[2K' : ''}${mark} ${title}${d ? ` — ${d}` : ''} (${seconds.toFixed(1)}s)\n`);
     };
-    return {
+    const step: Step = {
       update: (d) => {
         detail = d;
         if (!this.tty) draw();
       },
-      done: (d) => finish(true, d),
-      fail: (d) => finish(false, d),
+      done: (d) => {
+        this.open.delete(step);
+        finish(true, d);
+      },
+      fail: (d) => {
+        this.open.delete(step);
+        finish(false, d);
+      },
     };
+    this.open.add(step);
+    return step;
+  }
+
+  /** Ends every running step as failed (an interrupt), so no spinner draws over what follows. */
+  failOpen(detail: string): void {
+    for (const s of [...this.open]) s.fail(detail);
   }
 
   /** Runs fn as a step: done with its result's text, failed with its error. */

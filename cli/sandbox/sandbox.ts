@@ -5,19 +5,21 @@ import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync 
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Installation, NodeNetwork } from '../../api/index.ts';
+import { validateInstallation } from '../../api/validation/validate.ts';
 import { buildFacts } from '../../operator/controllers/facts.ts';
 import { KubeClient, isNotFound, type KubeObject } from '../../operator/runtime/index.ts';
 import { defaultRenderOptions, formatExplanation, render } from '../../render/index.ts';
 // TEMPORARY: the control-plane launcher of the integration tests (to move to a product module).
 import { startControlPlane, type ControlPlane } from '../../test/support/controlplane.ts';
 import { must, run, sleep } from '../../test/dataplane/support/run.ts';
+import { DocumentError, loadDocuments } from '../load-documents.ts';
 import { connectivityMatrix, pathMtu, throughput, type CheckResult, type Endpoint } from './checks.ts';
 import { leftovers, sweep, type SweepReport } from './cleanup.ts';
 import { SandboxKubelet } from './kubelet.ts';
 import { programArgv, programs, repoRoot } from './paths.ts';
 import { preflight } from './preflight.ts';
 import { Progress } from './progress.ts';
-import { alive, layout, newRunId, readState, stateDir, writeState, type SandboxState } from './state.ts';
+import { alive, ownerAlive, layout, newRunId, readState, stateDir, writeState, type SandboxState } from './state.ts';
 import { buildTopology, hostConflicts, planTopology, type Topology } from './topology.ts';
 
 export interface UpOptions {
@@ -148,9 +150,23 @@ async function diagnostics(client: KubeClient, r: Running): Promise<string> {
   try {
     const pods = await client.request<{ items: KubeObject[] }>('/api/v1/namespaces/weft-system/pods', { verb: 'list' });
     if (!pods.items.length) out.push('  no pods in weft-system (is the DaemonSet there? kubectl -n weft-system get ds)');
+    const hashKey = 'weft.dev/config-hash';
+    let want: string | undefined;
+    try {
+      const ds = await client.request<{ spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } }>('/apis/apps/v1/namespaces/weft-system/daemonsets/weft-node', { verb: 'get' });
+      want = ds.spec?.template?.metadata?.annotations?.[hashKey];
+    } catch {
+      /* reported by the pod list */
+    }
+    let outdated = 0;
     for (const p of pods.items) {
       const st = p.status as { phase?: string; conditions?: { type: string; status: string; message?: string }[] } | undefined;
-      out.push(`  pod ${p.metadata?.name} on ${(p.spec as { nodeName?: string })?.nodeName ?? '(unscheduled)'}: ${st?.phase ?? '?'} Ready=${st?.conditions?.find((c) => c.type === 'Ready')?.status ?? '?'}`);
+      const hash = p.metadata?.annotations?.[hashKey];
+      if (want && hash !== want) outdated++;
+      out.push(`  pod ${p.metadata?.name} on ${(p.spec as { nodeName?: string })?.nodeName ?? '(unscheduled)'}: ${st?.phase ?? '?'} Ready=${st?.conditions?.find((c) => c.type === 'Ready')?.status ?? '?'} config ${hash?.slice(0, 12) ?? '?'}${want && hash !== want ? ` (outdated: the DaemonSet template has ${want.slice(0, 12)})` : ''}`);
+    }
+    if (outdated) {
+      out.push(`  ${outdated} agent pod(s) run an outdated configuration. The DaemonSet uses updateStrategy OnDelete, so only the operator's rollout replaces them; it did not (is the health-gated rollout in this build?). By hand: kubectl -n weft-system delete pod <name>`);
     }
     const nns = await client.request<{ items: NodeNetwork[] }>('/apis/network.weft.dev/v1/nodenetworks', { verb: 'list' });
     for (const n of nns.items) {
@@ -170,15 +186,33 @@ function printSection(progress: Progress, title: string, lines: string[]): void 
   for (const l of lines) progress.line(`  ${l}`);
 }
 
+/** The operator reconciles the Installation named "default" only: anything else would never become Ready. */
+function checkInstallationFile(file: string): void {
+  if (!existsSync(file)) throw new SandboxError(`${file}: no such file (pass an Installation with -f, e.g. config/samples/installation.yaml)`);
+  let docs;
+  try {
+    docs = loadDocuments(file);
+  } catch (e) {
+    if (e instanceof DocumentError) throw new SandboxError(e.message);
+    throw e;
+  }
+  const installations = docs.map((d) => d.value as Installation).filter((v) => v?.kind === 'Installation');
+  if (installations.length !== 1) throw new SandboxError(`${file}: expected one Installation, found ${installations.length} (see config/samples/installation.yaml)`);
+  const name = installations[0]!.metadata?.name;
+  if (name !== 'default') throw new SandboxError(`${file}: metadata.name is ${JSON.stringify(name)}; the operator reconciles only the Installation named "default"`);
+  const problems = validateInstallation(installations[0]);
+  if (problems.length) throw new SandboxError(`${file} is not a valid Installation:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+}
+
 export async function sandboxUp(opts: UpOptions): Promise<number> {
   const progress = new Progress();
   progress.line('weft sandbox: a Weft cluster in network namespaces on this machine');
-  if (!existsSync(opts.filename)) throw new SandboxError(`${opts.filename}: no such file (pass an Installation with -f, e.g. config/samples/installation.yaml)`);
+  checkInstallationFile(opts.filename);
   const pre = await preflight(progress);
 
   const dir = stateDir();
   const previous = readState(dir);
-  if (previous && previous.pid !== process.pid && alive(previous.pid)) {
+  if (previous && previous.pid !== process.pid && ownerAlive(previous)) {
     throw new SandboxError(`a sandbox is already running (pid ${previous.pid}, started ${previous.startedAt}); use it (export KUBECONFIG=${previous.kubeconfig}) or stop it with: weft sandbox down`);
   }
   const stale = leftovers();
@@ -212,7 +246,8 @@ export async function sandboxUp(opts: UpOptions): Promise<number> {
       emergencyCleanup(r);
       process.exit(130);
     }
-    process.stderr.write(`\n${sig}: stopping the sandbox (again to force)\n`);
+    progress.failOpen(`interrupted by ${sig}`);
+    process.stderr.write(`${sig}: stopping the sandbox (again to force)\n`);
     abort.abort(new SandboxError(`interrupted by ${sig}`));
   };
   process.on('SIGINT', onSignal);
@@ -362,17 +397,18 @@ export async function sandboxUp(opts: UpOptions): Promise<number> {
     printSection(progress, 'Effective configuration (Installation status)', decisionLines);
 
     const by = (node: string, x: string) => demo.find((e) => e.name === `${node}/${x}`)!;
-    const [n1, n2] = topology.nodes;
-    const far = topology.nodes.find((n) => n.subnet !== n1!.subnet)!;
-    const near = topology.nodes.find((n) => n !== n1 && n.subnet === n1!.subnet) ?? n2!;
-    const nodeEp = (n: typeof n1) => ({ name: n!.name, netns: n!.netns, ip: n!.address, node: n!.name, subnet: n!.subnet });
+    const n1 = topology.nodes[0]!;
+    // One pair inside n1's subnet (when it has company) and one across the router.
+    const near = topology.nodes.find((n) => n !== n1 && n.subnet === n1.subnet);
+    const far = topology.nodes.find((n) => n.subnet !== n1.subnet)!;
+    const nodeEp = (n: typeof n1): Endpoint => ({ name: n.name, netns: n.netns, ip: n.address, node: n.name, subnet: n.subnet });
+    const peers = [...(near ? [{ node: near, where: 'same subnet' }] : []), { node: far, where: 'across the router' }];
 
     results.push(await guard(progress.run('pod-to-pod connectivity matrix', async () => connectivityMatrix(demo), (c) => c.lines[0]!)));
-    results.push(await guard(progress.run(`DF ping at MTU ${st.mtu}`, async () => pathMtu([[by(n1!.name, 'a'), by(near.name, 'a')], [by(n1!.name, 'a'), by(far.name, 'a')]], st.mtu!), (c) => (c.ok ? 'passed' : 'FAILED'))));
-    results.push(await guard(progress.run('throughput: pod-to-pod vs node-to-node (iperf3)', async () => throughput([
-      { label: `${n1!.name} -> ${near.name} (same subnet)`, pods: [by(n1!.name, 'a'), by(near.name, 'a')], nodes: [nodeEp(n1), nodeEp(near)] },
-      { label: `${n1!.name} -> ${far.name} (across the router)`, pods: [by(n1!.name, 'b'), by(far.name, 'a')], nodes: [nodeEp(n1), nodeEp(far)] },
-    ]), (c) => (c.ok ? 'done' : 'FAILED'))));
+    results.push(await guard(progress.run(`DF ping at MTU ${st.mtu}`, async () => pathMtu(peers.map((p) => [by(n1.name, 'a'), by(p.node.name, 'a')]), st.mtu!), (c) => (c.ok ? 'passed' : 'FAILED'))));
+    results.push(await guard(progress.run('throughput: pod-to-pod vs node-to-node (iperf3)', async () => throughput(peers.map((p) => (
+      { label: `${n1.name} -> ${p.node.name} (${p.where})`, pods: [by(n1.name, 'a'), by(p.node.name, 'a')], nodes: [nodeEp(n1), nodeEp(p.node)] }
+    ))), (c) => (c.ok ? 'done' : 'FAILED'))));
     for (const c of results) printSection(progress, `${c.ok ? '✓' : '✗'} ${c.name}`, c.lines);
 
     const failed = results.filter((c) => !c.ok);
@@ -392,7 +428,7 @@ export async function sandboxUp(opts: UpOptions): Promise<number> {
       'kubectl get nodes -o wide; kubectl get pods -A -o wide; kubectl get installation default -o yaml',
       'npx tsx cli/main.ts status        # the Installation, the rollout, every node (weft status)',
       'npx tsx cli/main.ts diagnose      # what is wrong and where (weft diagnose)',
-      `sudo ip netns exec ${by(n1!.name, 'a').netns} ping ${by(far.name, 'a').ip}   # from a pod`,
+      `sudo ip netns exec ${by(n1.name, 'a').netns} ping ${by(far.name, 'a').ip}   # from a pod`,
       `logs: ${paths.logs}/; pods without a Weft program get a network namespace only (no containers run)`,
       'Ctrl-C (or weft sandbox down from another terminal) removes everything.',
     ]);
@@ -417,7 +453,7 @@ export async function sandboxUp(opts: UpOptions): Promise<number> {
 export async function sandboxDown(): Promise<number> {
   const dir = stateDir();
   const state = readState(dir);
-  if (state && state.pid !== process.pid && alive(state.pid)) {
+  if (state && state.pid !== process.pid && ownerAlive(state)) {
     process.stdout.write(`stopping the sandbox (weft sandbox up, pid ${state.pid})…\n`);
     process.kill(state.pid, 'SIGTERM');
     const deadline = Date.now() + 60_000;
@@ -429,8 +465,10 @@ export async function sandboxDown(): Promise<number> {
     }
   }
   const before = leftovers();
-  if (!state && !before.namespaces.length && !before.hostLinks.length && !before.dirExists) {
-    process.stdout.write('weft sandbox down: nothing to remove (no sandbox state, namespaces or links)\n');
+  if (!readState(dir) && !before.namespaces.length && !before.hostLinks.length && !before.dirExists) {
+    process.stdout.write(state
+      ? `weft sandbox down: the sandbox (pid ${state.pid}) stopped and removed everything it made\n`
+      : 'weft sandbox down: nothing to remove (no sandbox state, namespaces or links)\n');
     return 0;
   }
   const report = sweep(state, dir);

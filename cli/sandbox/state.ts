@@ -78,6 +78,16 @@ export function alive(pid: number | undefined): boolean {
   }
 }
 
+/** Whether the `up` that wrote state still runs (and its pid was not reused by another program). */
+export function ownerAlive(s: SandboxState | undefined): boolean {
+  if (!s || !alive(s.pid)) return false;
+  try {
+    return readFileSync(`/proc/${s.pid}/cmdline`, 'utf8').includes('sandbox');
+  } catch {
+    return true;
+  }
+}
+
 /** Paths inside the state dir. */
 export function layout(dir: string) {
   return {

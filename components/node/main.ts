@@ -3,7 +3,7 @@
 // weft-node DaemonSet. Every host path and port is a flag, so several agents run side by side
 // on one machine (tests, `weft sandbox`), each with --netns for its node's network namespace.
 import { KubeConfig } from '@kubernetes/client-node';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { nodeAgentRuntime as rt } from '../../api/effective-config.ts';
@@ -59,12 +59,12 @@ export function buildProgram(): Command {
     .option('--image <ref>', 'image this agent runs (part of the config hash; default $WEFT_IMAGE)')
     .option('--health-port <port>', 'port of /healthz /readyz /metrics /debug/diagnose (0: any free port)', parsePort, rt.healthPort)
     .option('--health-host <address>', 'address the health server listens on', '0.0.0.0')
-    .option('--resync-interval <duration>', 'full pass (IPAM, conflist, kernel diff, status) at least this often', parseDuration, 30_000)
-    .option('--debounce <duration>', 'coalesce watch events for this long before a pass', parseDuration, 50)
-    .option('--leak-grace-period <duration>', 'release a host-local address held by no pod and no live sandbox after this long', parseDuration, 600_000)
-    .option('--leak-scan-interval <duration>', 'scan the host-local store for leaks this often', parseDuration, 60_000)
+    .addOption(new Option('--resync-interval <duration>', 'full pass (IPAM, conflist, kernel diff, status) at least this often').argParser(parseDuration).default(30_000, '30s'))
+    .addOption(new Option('--debounce <duration>', 'coalesce watch events for this long before a pass').argParser(parseDuration).default(50, '50ms'))
+    .addOption(new Option('--leak-grace-period <duration>', 'release a host-local address held by no pod and no live sandbox after this long').argParser(parseDuration).default(600_000, '10m'))
+    .addOption(new Option('--leak-scan-interval <duration>', 'scan the host-local store for leaks this often').argParser(parseDuration).default(60_000, '1m'))
     .option('--block-claim-threshold <fraction>', 'claim another block when the node\'s blocks of a pool are used above this', parseFraction, 0.9)
-    .option('--status-min-interval <duration>', 'write counter-only NodeNetwork.status changes at most this often', parseDuration, 10_000)
+    .addOption(new Option('--status-min-interval <duration>', 'write counter-only NodeNetwork.status changes at most this often').argParser(parseDuration).default(10_000, '10s'))
     .option('--no-kernel', 'do not program the kernel (IPAM, conflist and status only; no root needed)')
     .option('--link-prefix <prefix>', 'prefix of the interfaces the agent owns', 'weft')
     .option('--nft-table <name>', 'nftables table (family inet) for natOutgoing', 'weft')

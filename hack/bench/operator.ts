@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'operator', 'main.ts'), '--kubeconfig', cp.kubeconfigPath, '--leader-elect=false',
       '--health-port', String(port), '--metrics-port', String(port), '--bind-address', '127.0.0.1', '--resync', String(opts.resync),
-      '--crds-dir', join(repoRoot, 'config', 'crd'), '--version', '0.1.0-bench', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'], cwd: repoRoot });
+      '--version', '0.1.0-bench', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'], cwd: repoRoot });
     const pid = child.pid!;
     const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     await waitFor('operator ready', async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 300_000, 200);
@@ -139,6 +139,10 @@ async function main(): Promise<void> {
     const total = Object.values(delta).reduce((a, b) => a + b, 0);
     const writes = ['create', 'update', 'patch', 'delete', 'deletecollection'].reduce((a, k) => a + (delta[k] ?? 0), 0);
     const mem = rssMiB(pid);
+    const text = await metrics();
+    const hist = (k: string) => Number(text.match(new RegExp(`^weft_reconcile_duration_seconds_${k}\\{controller="installation"\\} ([0-9.e+-]+)`, 'm'))?.[1] ?? NaN);
+    const reconciles = hist('count');
+    log(`# installation reconciles: ${reconciles}, mean duration ${((hist('sum') / reconciles) * 1000).toFixed(0)} ms`);
     log(`# steady state over ${opts.steadySeconds} s (resync every ${opts.resync} s): requests/min by verb ${JSON.stringify(Object.fromEntries(Object.entries(delta).map(([k, v]) => [k, Number(v.toFixed(1))])))}`);
     log(`nodes=${n} rss_mb=${mem.rss.toFixed(0)} peak_rss_mb=${mem.hwm.toFixed(0)} initial_ms=${initialMs} change_ms=${changeMs} steady_requests_per_min=${total.toFixed(1)} steady_writes_per_min=${writes.toFixed(1)}`);
   } finally {

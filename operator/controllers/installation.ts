@@ -2,9 +2,10 @@
 // apply of every rendered object, prune of owned objects no longer rendered, the rollout step,
 // and Installation.status. Level-triggered: every reconcile starts from the caches, and a
 // reconcile of an unchanged cluster makes no write at all (invariant 2).
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { labels as weftLabels, names, type Installation, type IPAMBlock, type IPPoolStatus, type NodeNetwork } from '../../api/index.ts';
-import { render, RenderInputError, type ClusterProblem, type RenderOptions, type RenderResult } from '../../render/index.ts';
+import { render, RenderInputError, type ClusterFacts, type ClusterProblem, type RenderOptions, type RenderResult } from '../../render/index.ts';
 import { Applier, type DesiredObject } from '../apply/applier.ts';
 import type { EventRecorder, EventTarget } from '../events.ts';
 import { gvkKey, managedKinds, ownedResource } from '../kinds.ts';
@@ -93,6 +94,18 @@ export function registerInstallationController(o: InstallationControllerOptions)
 
   /** The last status we wrote and the Installation resourceVersion it replaced: the cache may lag behind our own write. */
   let statusMemo: { json: Installation['status']; before?: string; after?: string } | undefined;
+
+  // render is pure: same spec and facts, same result. Resyncs and unrelated events re-run the
+  // reconcile often, and render over thousands of nodes costs real CPU, so the last result is
+  // reused while its input is unchanged.
+  let lastRender: { key: string; result: RenderResult } | undefined;
+  function renderMemo(inst: Inst, facts: ClusterFacts): RenderResult {
+    const key = createHash('sha256').update(JSON.stringify([inst.metadata?.name, inst.spec, facts])).digest('hex');
+    if (lastRender?.key === key) return lastRender.result;
+    const result = render(inst, facts, o.renderOptions);
+    lastRender = { key, result };
+    return result;
+  }
 
   const liveOwned = (): KubeObject[] => [...owned.values()].flatMap((inf) => inf.store.list());
   const liveFor = (d: DesiredObject): KubeObject | undefined => owned.get(gvkKey(d))?.store.getByName(d.metadata.namespace, d.metadata.name);
@@ -183,7 +196,7 @@ export function registerInstallationController(o: InstallationControllerOptions)
     const problems = clusterProblems(inst, blocks.store.list(), nn);
     let result: RenderResult | undefined;
     try {
-      result = render(inst, facts, o.renderOptions);
+      result = renderMemo(inst, facts);
     } catch (err) {
       if (!(err instanceof RenderInputError)) throw err;
       problems.push(...err.problems.map((p) => ({ reason: 'InvalidConfiguration', path: p.path, message: p.message })));

@@ -104,7 +104,12 @@ export class Informer<T extends KubeObject = KubeObject> {
   waitForSync(signal?: AbortSignal): Promise<boolean> {
     if (this.synced) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const done = () => resolve(this.synced);
+      // The listener must go once synced: a long-lived signal shared by many informers would
+      // otherwise collect one per wait (MaxListenersExceededWarning).
+      const done = () => {
+        signal?.removeEventListener('abort', done);
+        resolve(this.synced);
+      };
       this.syncWaiters.push(done);
       signal?.addEventListener('abort', done, { once: true });
     });

@@ -94,6 +94,8 @@ export class LeaderElector {
    * ('stopped', after releasing the lease) or when renewal failed past renewDeadline ('lost').
    */
   async run(signal: AbortSignal, cb: LeaderCallbacks): Promise<LeaderElectionOutcome> {
+    // A standby exports 0, so "no leader" alerts see every replica, not only the leader.
+    this.setLeading(false);
     // Acquire.
     while (!signal.aborted) {
       if (await this.tryAcquireOrRenew(signal, cb)) break;

@@ -1,6 +1,6 @@
 // Real weft-node agents (the CLI, one process per node, `--netns` into the node's namespace,
 // API traffic from the host side to a real kube-apiserver on loopback) on the harness's
-// namespaces, for host-gw and VXLAN: pods made by real CNI ADD through the conflist each agent
+// namespaces, for host-gw, VXLAN and BGP (BIRD 2 started by the agents): pods made by real CNI ADD through the conflist each agent
 // wrote; all-pairs reachability; node added / removed convergence (measured); agent restart
 // under continuous ping (zero loss, zero kernel changes); 1000 concurrent CNI ADD/DEL cycles
 // (no duplicate address, leak scans running); block exhaustion; injected leaks released.
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { EffectiveConfig } from '../../api/effective-config.ts';
 import type { BackendName } from '../../components/node/backends/index.ts';
 import { KubeClient } from '../../operator/runtime/index.ts';
+import { renderBirdTemplate } from '../../render/bird.ts';
 import { renderConflist } from '../../render/conflist.ts';
 import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
 import { POOL, TestCluster, type TestNode } from './support/cluster.ts';
@@ -29,7 +30,7 @@ function effective(mode: BackendName, mtu: number): EffectiveConfig {
   return {
     version: 1, mtu, mtuReason: 'test',
     pools: [{ name: 'default', cidr: POOL, family: 4, blockSize: BLOCK_SIZE, encapsulation: mode === 'vxlan' ? 'VXLAN' : 'None', dataplane: mode, natOutgoing: true, nodeSelector: '' }],
-    bgp: { enabled: false, fullMesh: false, asNumber: 64512, peers: [] },
+    bgp: { enabled: mode === 'bgp', fullMesh: mode === 'bgp', asNumber: 64512, peers: [] },
     autodetection: { v4: { firstFound: true } },
     cni: { binDir: '/usr/lib/cni', confDir: '/etc/cni/net.d', confName: '10-weft.conflist' },
     hostPorts: false, bandwidth: false,
@@ -75,6 +76,8 @@ function scenario(mode: BackendName, mtu: number): void {
     const confPath = (n: TestNode) => join(n.dataDir, 'net.d', '10-weft.conflist');
     const storeDir = (n: TestNode) => join(n.dataDir, 'ipam', 'weft');
     const weftRoutes = (n: TestNode) => must(['ip', '-n', n.netns, 'route', 'show', 'proto', '87']);
+    // Routes to other nodes' blocks: Weft's own, or in BGP mode BIRD's (proto bird, metric 87).
+    const peerRoutes = async (n: TestNode) => (await weftRoutes(n)) + (mode === 'bgp' ? await must(['ip', '-n', n.netns, 'route', 'show', 'proto', 'bird']) : '');
     const api = <T>(path: string) => client.request<T>(path, { verb: 'get' });
     const blocksOf = async (node: string) => (await api<{ items: { spec: { cidr: string; node: string } }[] }>('/apis/network.weft.dev/v1/ipamblocks')).items.filter((b) => b.spec.node === node).map((b) => b.spec.cidr);
     const get = async (port: number, path: string) => { const r = await fetch(`http://127.0.0.1:${port}${path}`); return { status: r.status, text: await r.text() }; };
@@ -93,7 +96,8 @@ function scenario(mode: BackendName, mtu: number): void {
         '--host-root', '/', '--cni-conf-dir', join(n.dataDir, 'net.d'), '--ipam-data-dir', join(n.dataDir, 'ipam'),
         '--health-port', String(port), '--health-host', '127.0.0.1', '--link-prefix', c.linkPrefix, '--nft-table', c.nftTable,
         '--resync-interval', '10s', '--debounce', '20ms', '--leak-grace-period', `${GRACE_MS}ms`, '--leak-scan-interval', '500ms',
-        '--status-min-interval', '1s'], { cwd: repoRoot, stdio: ['ignore', fd, fd] });
+        '--status-min-interval', '1s', '--bird-config', join(n.dataDir, 'bird', 'bird.conf'), '--bird-socket', join(n.dataDir, 'bird', 'bird.ctl'),
+        '--bird-pid-file', join(n.dataDir, 'bird', 'bird.pid')], { cwd: repoRoot, stdio: ['ignore', fd, fd] });
       closeSync(fd);
       children.add(proc);
       const exited = new Promise<number | null>((r) => proc.once('exit', (code) => { children.delete(proc); r(code); }));
@@ -155,6 +159,7 @@ function scenario(mode: BackendName, mtu: number): void {
       const cfg = effective(mode, mtu);
       writeFileSync(join(cfgDir, 'config.json'), JSON.stringify(cfg, null, 2));
       writeFileSync(join(cfgDir, 'cni-conflist'), renderConflist(cfg));
+      if (mode === 'bgp') writeFileSync(join(cfgDir, 'bird.conf'), renderBirdTemplate(cfg)!);
       console.log(`# run ${c.id}: agent logs in ${logDir}`);
       // Three nodes from the start; the fourth joins in a test.
       for (const n of c.nodes.slice(0, 3)) await createNode(n);
@@ -162,6 +167,9 @@ function scenario(mode: BackendName, mtu: number): void {
       for (const a of await Promise.all(started)) await waitReady(a);
       for (const n of c.nodes.slice(0, 3)) await addPod(n);
       await addPod(c.nodes[0]!);
+      if (mode === 'bgp') {
+        await until('every pod pair reachable', async () => (await allPairs()).length === 0, 30_000, 200);
+      }
     });
 
     after(async () => {
@@ -190,6 +198,22 @@ function scenario(mode: BackendName, mtu: number): void {
         assert.equal(nn.status.vtep.mac, link.address, 'VTEP MAC read back from the kernel');
       }
       assert.equal(nn.status.kernel.sysctls['net/ipv4/ip_forward'], '1');
+      // natOutgoing from config.json reached the kernel layer: the node's nft table masquerades the pool.
+      assert.match(await must(['ip', 'netns', 'exec', c.nodes[0]!.netns, 'nft', 'list', 'table', 'inet', c.nftTable]), /10\.244\.0\.0\/16[\s\S]*masquerade/);
+      if (mode === 'bgp') {
+        const withSessions = await until('n1 reporting two Established BGP sessions', async () => {
+          const o = JSON.parse((await cp.kubectl(['get', 'nodenetwork', 'n1', '-o', 'json'])).stdout);
+          return o.status.bgp?.sessions?.length === 2 && o.status.bgp.sessions.every((x: { state: string }) => x.state === 'Established') && o;
+        }, 30_000, 200);
+        assert.deepEqual(withSessions.status.bgp.sessions.map((x: { peer: string }) => x.peer).sort(), ['198.18.0.12', '198.18.0.13']);
+      }
+      const diag = JSON.parse((await get(agents.get('n1')!.port, '/debug/diagnose')).text);
+      assert.ok(Array.isArray(diag.interfaces) && diag.interfaces.some((i: { ifname: string }) => i.ifname === 'eth0'), 'diagnose lists the node\'s interfaces');
+      assert.ok(Array.isArray(diag.routes.weft) && diag.routes.weft.length > 0, 'diagnose lists Weft routes');
+      assert.ok(diag.cniConfDir.entries.some((e: { name: string }) => e.name === '10-weft.conflist'));
+      assert.equal(diag.agent.node, 'n1');
+      assert.ok(diag.sysctls.some((x: { key: string }) => x.key === 'net/ipv4/ip_forward'));
+      if (mode === 'vxlan') assert.ok(Array.isArray(diag.fdb) && diag.fdb.length === 2, `diagnose lists the VXLAN FDB: ${JSON.stringify(diag.fdb)}`);
     });
 
     test('a node added is reachable from every pod within 2 s of it publishing its block', { timeout: 60_000 }, async () => {
@@ -204,13 +228,16 @@ function scenario(mode: BackendName, mtu: number): void {
         return nn?.status?.address && b.length ? b[0] : undefined;
       }, 30_000, 10);
       const t0 = Date.now();
-      await until('routes to n4 on every other node', async () => (await Promise.all(c.nodes.slice(0, 3).map(weftRoutes))).every((r) => r.includes(block!)), 10_000, 10);
+      await until('routes to n4 on every other node', async () => (await Promise.all(c.nodes.slice(0, 3).map(peerRoutes))).every((r) => r.includes(block!)), 30_000, 10);
       const converged = Date.now() - t0;
       console.log(`# ${mode}: node added -> routes on all peers ${converged} ms after it published (agent process start to publish ${t0 - spawnedAt} ms)`);
-      assert.ok(converged <= 2_000, `took ${converged} ms`);
+      // BGP: a new session waits BIRD's `connect delay time` (default 5 s) before its first
+      // connect; the template does not lower it, so BGP gets that on top of the 2 s.
+      const limit = mode === 'bgp' ? 7_500 : 2_000;
+      assert.ok(converged <= limit, `took ${converged} ms (limit ${limit} ms)`);
       await waitReady(a4);
       const p = await addPod(n4);
-      const reachable = await until('the new pod answers from every node', async () => (await Promise.all(pods.filter((x) => x !== p).map((x) => ping(x, p.ip)))).every(Boolean), 2_000, 50);
+      const reachable = await until('the new pod answers from every node', async () => (await Promise.all(pods.filter((x) => x !== p).map((x) => ping(x, p.ip)))).every(Boolean), mode === 'bgp' ? 10_000 : 2_000, 50);
       assert.ok(reachable);
       assert.deepEqual(await allPairs(), []);
     });
@@ -218,13 +245,13 @@ function scenario(mode: BackendName, mtu: number): void {
     test('agents restarted under continuous ping: zero packets lost, zero kernel changes', { timeout: 90_000 }, async () => {
       const [src, dst] = [pods.find((p) => p.node.index === 1)!, pods.find((p) => p.node.index === 2)!];
       const count = 1500;
-      const before1 = await weftRoutes(src.node);
+      const before1 = await peerRoutes(src.node);
       const pinger = nsRun(src.name, ['ping', '-q', '-i', '0.005', '-c', String(count), '-W', '1', dst.ip], { timeoutMs: 60_000 });
       await sleep(300);
       const restarted: Agent[] = [];
       for (const n of [src.node, dst.node]) {
         await stopAgent(agents.get(n.name)!);
-        assert.equal(await weftRoutes(n), n === src.node ? before1 : await weftRoutes(n), 'SIGTERM left the routes alone');
+        if (n === src.node) assert.equal(await peerRoutes(n), before1, 'SIGTERM left the routes alone');
         restarted.push(await startAgent(n));
       }
       for (const a of restarted) await waitReady(a);
@@ -237,7 +264,13 @@ function scenario(mode: BackendName, mtu: number): void {
       console.log(`# ${mode}: restart under ping: ${m[2]}/${m[1]} received, kernel changes by the restarted agents: ${changes.join(', ')}`);
       assert.equal(Number(m[2]), count, `lost ${count - Number(m[2])} packets`);
       assert.deepEqual(changes, [0, 0], 'a restarted agent found the kernel right');
-      assert.equal(await weftRoutes(src.node), before1);
+      assert.equal(await peerRoutes(src.node), before1);
+      if (mode === 'bgp') {
+        for (const a of restarted) {
+          const d = JSON.parse((await get(a.port, '/debug/diagnose')).text);
+          assert.equal(d.agent.lastSync.daemon.action, 'none', 'the restarted agent left BIRD alone');
+        }
+      }
     });
 
     test('1000 CNI ADD/DEL cycles (8 in parallel) never hand out an address twice', { timeout: 600_000 }, async () => {
@@ -283,7 +316,7 @@ function scenario(mode: BackendName, mtu: number): void {
       const two = await until('a second block', async () => { const b = await blocksOf(n.name); return b.length === 2 && b; }, 15_000, 50);
       await until('the second range in the conflist', () => JSON.parse(readFileSync(confPath(n), 'utf8')).plugins[0].ipam.ranges.flat().length === 2, 10_000, 50);
       const second = two.find((b) => b !== first[0])!;
-      await until('routes to the second block everywhere', async () => (await Promise.all(c.nodes.filter((x) => x !== n).map(weftRoutes))).every((r) => r.includes(second)), 5_000, 20);
+      await until('routes to the second block everywhere', async () => (await Promise.all(c.nodes.filter((x) => x !== n).map(peerRoutes))).every((r) => r.includes(second)), 5_000, 20);
       const p1 = await addPod(n);
       const p2 = await addPod(n);
       const onSecond = [p1, p2].find((p) => p.ip.startsWith(second.split('.').slice(0, 3).join('.')) && Number(p.ip.split('.')[3]) >= Number(second.split('/')[0]!.split('.')[3]) && Number(p.ip.split('.')[3]) < Number(second.split('/')[0]!.split('.')[3]) + 16);
@@ -314,9 +347,9 @@ function scenario(mode: BackendName, mtu: number): void {
     test('a node removed: its routes leave every other node within 2 s', { timeout: 120_000 }, async () => {
       const n4 = c.nodes[3]!;
       const blocks = await blocksOf('n4');
-      const own = await weftRoutes(n4);
+      const own = await peerRoutes(n4);
       await stopAgent(agents.get('n4')!);
-      assert.equal(await weftRoutes(n4), own, 'a stopped agent leaves its kernel alone');
+      assert.equal(await peerRoutes(n4), own, 'a stopped agent leaves its kernel alone');
       const t0 = Date.now();
       await cp.kubectl(['delete', 'node', 'n4', '--wait=false']);
       let nnGone = 0;
@@ -326,7 +359,7 @@ function scenario(mode: BackendName, mtu: number): void {
           const exists = await api('/apis/network.weft.dev/v1/nodenetworks/n4').then(() => true, () => false);
           if (!exists) nnGone = Date.now();
         }
-        const r = await Promise.all(others.map(weftRoutes));
+        const r = await Promise.all(others.map(peerRoutes));
         return r.every((x) => blocks.every((b) => !x.includes(b)));
       }, 90_000, 10);
       const done = Date.now();
@@ -337,5 +370,8 @@ function scenario(mode: BackendName, mtu: number): void {
   });
 }
 
-scenario('host-gw', 1500);
-scenario('vxlan', 1450);
+// WEFT_DATAPLANE_MODES=vxlan,bgp runs a subset (each mode starts its own control plane and cluster).
+const modes = process.env.WEFT_DATAPLANE_MODES?.split(',') ?? ['host-gw', 'vxlan', 'bgp'];
+if (modes.includes('host-gw')) scenario('host-gw', 1500);
+if (modes.includes('vxlan')) scenario('vxlan', 1450);
+if (modes.includes('bgp')) scenario('bgp', 1500);

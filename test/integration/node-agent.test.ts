@@ -12,7 +12,9 @@ import { pino } from 'pino';
 import type { EffectiveConfig } from '../../api/effective-config.ts';
 import { NodeAgent } from '../../components/node/agent/agent.ts';
 import { poolGeometry, startIndex } from '../../components/node/ipam/blocks.ts';
+import { KubeConfig } from '@kubernetes/client-node';
 import { renderConflist } from '../../render/conflist.ts';
+import { renderRbac } from '../../render/rbac.ts';
 import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
 
 const env = await testenvAvailable();
@@ -61,11 +63,11 @@ describe('node agent control loop (real API server, no kernel)', { skip: env.ok 
     writeFileSync(join(dir, 'cni-conflist'), renderConflist(cfg));
   }
 
-  async function startAgent(node: string, configDir: string, opts: { leakGraceMs?: number; dir?: string } = {}): Promise<Running> {
+  async function startAgent(node: string, configDir: string, opts: { leakGraceMs?: number; dir?: string; kubeConfig?: KubeConfig } = {}): Promise<Running> {
     const dir = opts.dir ?? join(root, node);
     mkdirSync(dir, { recursive: true });
     const agent = new NodeAgent({
-      nodeName: node, configDir, kubeConfig: cp.kubeConfig, version: 'test', log: pino({ level: 'warn', base: { node } }),
+      nodeName: node, configDir, kubeConfig: opts.kubeConfig ?? cp.kubeConfig, version: 'test', log: pino({ level: 'warn', base: { node } }),
       ipamDataDir: join(dir, 'ipam'), hostRoot: '/', cniConfDir: join(dir, 'net.d'),
       healthPort: 0, healthHost: '127.0.0.1', resyncMs: 60_000, debounceMs: 20,
       leakGraceMs: opts.leakGraceMs ?? 600_000, leakScanMs: 100, claimThreshold: 0.9, statusMinIntervalMs: 0,
@@ -198,6 +200,25 @@ describe('node agent control loop (real API server, no kernel)', { skip: env.ok 
     await r2.agent.stop();
   });
 
+  test('a NodeNetwork deleted by hand is created again with its status', { timeout: 60_000 }, async () => {
+    const cfgDir = join(root, 'cfg-recreate');
+    writeConfig(cfgDir, effective({ cidr: '10.70.0.0/24', blockSize: 26 }));
+    await createNode('recreate-1');
+    const r = await startAgent('recreate-1', cfgDir);
+    const uid = (await until('Ready', async () => { const o = await getJson(['nodenetwork', 'recreate-1']); return o.status?.conditions?.[0]?.status === 'True' && o; })).metadata.uid;
+    await cp.kubectl(['delete', 'nodenetwork', 'recreate-1']);
+    const again = await until('a new NodeNetwork with status', async () => {
+      r.agent.schedule(0);
+      const o = await cp.kubectl(['get', 'nodenetwork', 'recreate-1', '-o', 'json'], { allowFailure: true });
+      if (o.code !== 0) return undefined;
+      const j = JSON.parse(o.stdout);
+      return j.metadata.uid !== uid && j.status?.address && j;
+    });
+    assert.equal(again.metadata.ownerReferences[0].name, 'recreate-1');
+    assert.equal(again.status.blocks.length, 1);
+    await r.agent.stop();
+  });
+
   test('leaked host-local addresses are released after the grace period; a pod\'s address is kept', { timeout: 60_000 }, async () => {
     const cfgDir = join(root, 'cfg-leak');
     writeConfig(cfgDir, effective({ cidr: '10.40.0.0/24', blockSize: 26 }));
@@ -219,6 +240,34 @@ describe('node agent control loop (real API server, no kernel)', { skip: env.ok 
     assert.equal(done.status.ipam.leaked, 0);
     const m = await r.agent.metrics.leakedReleased.get();
     assert.equal(m.values[0]?.value, 20);
+    await r.agent.stop();
+  });
+
+  test('with only the RBAC render grants the node agent (weft-node ServiceAccount), the agent does all of its job', { timeout: 60_000 }, async () => {
+    await cp.kubectl(['create', 'namespace', 'weft-system']);
+    await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: renderRbac('default') }) });
+    const token = (await cp.kubectl(['create', 'token', 'weft-node', '-n', 'weft-system'])).stdout.trim();
+    const admin = cp.kubeConfig.getCurrentCluster()!;
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: admin.server, caData: admin.caData, skipTLSVerify: false }],
+      users: [{ name: 'weft-node', token }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'weft-node' }],
+      currentContext: 'c',
+    });
+    const cfgDir = join(root, 'cfg-rbac');
+    writeConfig(cfgDir, effective({ cidr: '10.60.0.0/24', blockSize: 28 }));
+    await createNode('rbac-1');
+    const r = await startAgent('rbac-1', cfgDir, { kubeConfig: kc, leakGraceMs: 500 });
+    await until('conflist', () => existsSync(r.confPath));
+    for (let i = 0; i < 3; i++) hostLocalAdd(r.confPath, `rbac-c${i}`);
+    r.agent.schedule(0);
+    const blockName = ranges(r.confPath)[0]!.replace(/[./]/g, '-');
+    await until('IPAMBlock status written by the agent', async () => { r.agent.schedule(0); return (await getJson(['ipamblock', blockName])).status?.allocated === 3; }, 10_000);
+    await until('NodeNetwork Ready', async () => (await getJson(['nodenetwork', 'rbac-1'])).status?.conditions?.[0]?.status === 'True', 10_000);
+    await until('leaked reservations released', () => readdirSync(r.storeDir).filter((f) => /^\d/.test(f)).length === 0, 10_000);
+    const errors = await r.agent.metrics.apiErrors.get();
+    assert.deepEqual(errors.values.filter((v) => v.value > 0), [], 'no API request was refused');
     await r.agent.stop();
   });
 

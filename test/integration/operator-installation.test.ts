@@ -15,7 +15,7 @@ import { createOperator, type Operator } from '../../operator/operator.ts';
 import { KubeClient, WRITE_VERBS, createLogger, type KubeObject, type RequestInfo } from '../../operator/runtime/index.ts';
 import { render } from '../../render/index.ts';
 import { AgentSimulator } from '../support/agent-simulator.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
 import { createFakeNodes, deleteFakeNodes, waitFakeNodesReady } from '../support/kwok.ts';
 import { condition, getJson, installOperatorBase, installationYaml, serviceAccountKubeConfig, waitFor } from '../support/operator-env.ts';
 
@@ -23,9 +23,6 @@ const env = await testenvAvailable();
 const skip = env.ok ? false : `needs the test control plane: ${env.reason}`;
 
 const VERSION = '0.1.0-test';
-// The CRDs the base installs; the operator must find them current. (config/crd mirrors crds/;
-// test/unit/operator/kustomize.test.ts fails while they differ.)
-const crdDir = join(repoRoot, 'config', 'crd');
 const NS = 'weft-system';
 const basePools = [
   { name: 'default', cidr: '10.244.0.0/16' },
@@ -108,7 +105,6 @@ describe('Installation controller (real control plane, kwok nodes, operator as i
       ipamGraceMs: 1_000,
       ipamSweepIntervalMs: 3_000,
       logger: createLogger({ level: process.env.WEFT_TEST_LOG ?? 'silent' }),
-      crdDir,
     });
     op.manager.client.onRequest((r) => requests.push(r));
     run = op.run();

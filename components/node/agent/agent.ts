@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { join } from 'node:path';
 import type { EffectivePool } from '../../../api/effective-config.ts';
 import type { NodeNetworkStatus } from '../../../api/types/nodenetwork.ts';
-import { Backoff, Informer, KubeClient, sleep, type InformerEvent, type KubeObject } from '../../../operator/runtime/index.ts';
+import { Backoff, Informer, KubeClient, isNotFound, sleep, type InformerEvent, type KubeObject } from '../../../operator/runtime/index.ts';
 import { NodeDataplane, tunnelAddress, type BackendName, type DataplaneConfig, type LocalNode, type NodeSyncReport, type PeerNode } from '../backends/index.ts';
 import { conflistText, fillConflist, writeFileIfChanged } from '../cni/conflist.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
@@ -113,6 +113,7 @@ export class NodeAgent {
     programmedRoutes: 0,
   };
   private lastStatus: NodeNetworkStatus | undefined;
+  private nodeNetworkGone = false;
   private lastStatusWrite = 0;
 
   constructor(private readonly o: AgentOptions) {
@@ -201,8 +202,12 @@ export class NodeAgent {
 
   private onEvent<T extends KubeObject>(ev: InformerEvent<T>, key: (o: T) => string, isNodeNetwork: boolean): void {
     if (ev.type === 'update' && key(ev.obj) === key(ev.old)) return;
-    // Our own NodeNetwork changes because we wrote it; peers do not depend on it.
-    if (isNodeNetwork && ev.obj.metadata?.name === this.o.nodeName && ev.type !== 'delete') return;
+    if (isNodeNetwork && ev.obj.metadata?.name === this.o.nodeName) {
+      // Our own NodeNetwork changes because we wrote it; peers do not depend on it. Deleted
+      // (by hand, or by a GC race), it is created again on the next pass.
+      if (ev.type !== 'delete') return;
+      this.nodeNetworkGone = true;
+    }
     this.schedule(this.o.debounceMs);
   }
 
@@ -222,14 +227,22 @@ export class NodeAgent {
     let result: PassResult;
     do {
       this.dirty = false;
-      result = await this.pass();
+      try {
+        result = await this.pass();
+      } catch (e) {
+        // A bug or an unexpected input must not end the loop: log it and retry with backoff.
+        this.log.error({ err: (e as Error).stack ?? String(e) }, 'control-loop pass failed');
+        this.state.lastError = (e as Error).message;
+        result = { ok: false, again: false };
+      }
     } while ((this.dirty || result.again) && !this.stopped);
     this.running = undefined;
     if (this.stopped) return;
     clearTimeout(this.timer);
     this.timer = undefined;
-    // Leak candidates need another scan when their grace period may have run out.
-    const next = (this.state.ipam?.leaked ?? 0) > 0 ? Math.min(this.o.resyncMs, this.o.leakScanMs) : this.o.resyncMs;
+    // Nothing announces a leaked reservation (host-local writes files, no event), so the leak
+    // scan interval bounds the time between passes as much as the resync interval does.
+    const next = Math.min(this.o.resyncMs, this.o.leakScanMs);
     this.schedule(result.ok ? next : this.backoff.next());
     if (result.ok) this.backoff.reset();
   }
@@ -296,6 +309,11 @@ export class NodeAgent {
 
     // Status
     try {
+      if (this.nodeNetworkGone) {
+        this.nodeNetworkGone = false;
+        this.log.warn({ nodeNetwork: this.o.nodeName }, 'NodeNetwork was deleted; creating it again');
+        await this.ensureNodeNetwork();
+      }
       const wrote = await this.writeStatus(pools, ipam, problems);
       if (wrote === 'deferred') this.schedule(Math.max(0, this.lastStatusWrite + this.o.statusMinIntervalMs - Date.now()) + 10);
     } catch (e) {
@@ -359,6 +377,7 @@ export class NodeAgent {
     this.metrics.kernelChanges.inc(report.kernel.ops);
     this.state.programmedRoutes = this.dataplane.backend.desired(local, peers, config).routes.length;
     this.metrics.programmedRoutes.set(this.state.programmedRoutes);
+    if (report.daemon && report.daemon.action !== 'none') this.log.info({ action: report.daemon.action, peers: peers.length }, 'BIRD configuration applied');
     if (report.kernel.ops) {
       this.log.info({ ops: report.kernel.ops, ip: report.kernel.plan.ip.length, bridge: report.kernel.plan.bridge.length, nft: report.kernel.plan.nft !== null, ms: Math.round(report.kernel.durationMs), peers: peers.length }, 'kernel changed');
     }
@@ -422,7 +441,16 @@ export class NodeAgent {
     if (statusEqual(next, this.lastStatus)) return 'unchanged';
     const essential = (s: NodeNetworkStatus | undefined) => JSON.stringify([s?.address, s?.vtep, s?.blocks?.map((b) => b.cidr), s?.conditions?.map((c) => [c.type, c.status, c.reason]), s?.configHash, s?.agentVersion, s?.interface, s?.mtu, s?.cni?.written]);
     if (essential(next) === essential(this.lastStatus) && Date.now() - this.lastStatusWrite < this.o.statusMinIntervalMs) return 'deferred';
-    const updated = await this.api.patchNodeNetworkStatus(this.o.nodeName, statusMergePatch(this.lastStatus, next));
+    let updated: NodeNetworkObject;
+    try {
+      updated = await this.api.patchNodeNetworkStatus(this.o.nodeName, statusMergePatch(this.lastStatus, next));
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      // Deleted under us (by hand, or a GC race with a re-created Node): create it again.
+      this.log.warn({ nodeNetwork: this.o.nodeName }, 'NodeNetwork disappeared; creating it again');
+      await this.ensureNodeNetwork();
+      updated = await this.api.patchNodeNetworkStatus(this.o.nodeName, statusMergePatch(this.lastStatus, next));
+    }
     this.lastStatus = updated.status ?? next;
     this.lastStatusWrite = Date.now();
     this.state.statusWrites++;
@@ -430,7 +458,7 @@ export class NodeAgent {
   }
 
   private async ensureNodeNetwork(): Promise<void> {
-    const existing = this.nodeNetworks.store.get(this.o.nodeName) ?? await this.api.getNodeNetwork(this.o.nodeName).catch(() => undefined);
+    const existing = await this.api.getNodeNetwork(this.o.nodeName).catch((e: unknown) => { if (isNotFound(e)) return undefined; throw e; });
     if (existing) {
       const owner = existing.metadata?.ownerReferences?.find((r) => r.kind === 'Node');
       if (owner && owner.uid !== this.node.metadata?.uid) {
@@ -446,7 +474,7 @@ export class NodeAgent {
       spec: { nodeName: this.o.nodeName },
     });
     this.lastStatus = created.status;
-    this.log.info({ name: this.o.nodeName }, 'created NodeNetwork');
+    this.log.info({ nodeNetwork: this.o.nodeName }, 'created NodeNetwork');
   }
 
   async diagnose(): Promise<unknown> {

@@ -1,5 +1,5 @@
 // The agent's API access: the reconcile runtime's leak-free client and informers (see
-// docs/adr/0003-node-agent-control-loop.md) plus the few write calls the agent makes.
+// docs/adr/0007-node-agent-control-loop.md) plus the few write calls the agent makes.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { IPAMBlock } from '../../../api/types/ipamblock.ts';
 import type { NodeNetwork } from '../../../api/types/nodenetwork.ts';

@@ -56,6 +56,10 @@ export function renderBirdConfig(local: LocalNode, peers: PeerNode[], cfg: Datap
     // Peers share the underlay segment; iBGP would otherwise default to multihop, which
     // cannot use `gateway direct`.
     '  direct;',
+    // BIRD waits 5 s before a new session's first connect; on a LAN mesh that is pure delay
+    // when a node joins. Retry sooner too, so a rebooted peer is back within seconds.
+    '  connect delay time 1;',
+    '  connect retry time 5;',
     '  ipv4 {',
     pools ? `    import where net ~ [ ${pools} ];` : '    import none;',
     '    export where proto = "weft_blocks";',

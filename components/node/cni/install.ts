@@ -1,7 +1,7 @@
 // install-cni: copies the CNI plugin binaries shipped in the image into the host's CNI bin dir.
 // Each binary is replaced atomically (temp file + rename, so a container runtime exec'ing it
 // never sees a partial file) and only when its content differs. It writes no conflist: the
-// agent does, once it holds blocks (docs/adr/0003-node-agent-control-loop.md).
+// agent does, once it holds blocks (docs/adr/0007-node-agent-control-loop.md).
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Which host-local reservations are leaked. The rule (docs/adr/0003-node-agent-control-loop.md):
+// Which host-local reservations are leaked. The rule (docs/adr/0007-node-agent-control-loop.md):
 //
 //   an address is HELD when
 //     (a) a Pod bound to this node that has not terminated (phase not Succeeded/Failed) lists it
