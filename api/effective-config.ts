@@ -80,6 +80,8 @@ export const labels = {
 export const annotations = {
   configHash: 'weft.dev/config-hash',
   crdRevision: 'weft.dev/crd-revision',
+  /** On IPAMBlocks: when the node claimed it (ms); orders a node's blocks stably (its VTEP comes from the first). */
+  claimedAt: 'network.weft.dev/claimed-at',
 } as const;
 
 /** Encapsulation overheads in bytes (IPv4), from DESIGN.md. */

@@ -4,3 +4,4 @@ export type { IPAMBlock, IPAMBlockSpec, IPAMBlockStatus } from './types/ipambloc
 export * from './effective-config.ts';
 export { blockName, normalizeCidr } from './block-name.ts';
 export { parseSelector, selectorMatches, matchesRequirements, SelectorSyntaxError } from './label-selector.ts';
+export { canonicalJson, configHash, type HashInput } from './config-hash.ts';

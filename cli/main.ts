@@ -5,6 +5,7 @@ import { registerValidate } from './commands/validate.ts';
 import { registerRender } from './commands/render.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerSandbox } from './commands/sandbox.ts';
+import { registerDiagnose } from './commands/diagnose.ts';
 
 const program = new Command('weft')
   .description('Weft: a Kubernetes pod-network operator')
@@ -15,5 +16,6 @@ registerValidate(program);
 registerRender(program);
 registerStatus(program);
 registerSandbox(program);
+registerDiagnose(program);
 
 await program.parseAsync(process.argv);

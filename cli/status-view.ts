@@ -20,7 +20,15 @@ function condition(obj: { status?: { conditions?: { type: string; status: string
   return obj.status?.conditions?.find((c) => c.type === type);
 }
 
-export function renderStatus(inst: Installation, nodes: NodeNetwork[]): string {
+export interface StatusViewOptions {
+  /**
+   * At most this many node rows: nodes whose agent lags behind (not updated or not Ready) first,
+   * then the rest, and a line counting those left out. Default: every node.
+   */
+  maxNodeRows?: number;
+}
+
+export function renderStatus(inst: Installation, nodes: NodeNetwork[], opts: StatusViewOptions = {}): string {
   const st = inst.status ?? {};
   const gen = inst.metadata?.generation;
   const out: string[] = [];
@@ -49,8 +57,12 @@ export function renderStatus(inst: Installation, nodes: NodeNetwork[]): string {
   if (nodes.length > 0) {
     out.push('');
     const want = st.configHash;
-    const rows = [...nodes]
-      .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))
+    const lagging = (n: NodeNetwork) => (want !== undefined && n.status?.configHash !== want) || condition(n, 'Ready')?.status !== 'True';
+    const byName = (a: NodeNetwork, b: NodeNetwork) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+    const max = opts.maxNodeRows ?? Infinity;
+    const sorted = nodes.length > max ? [...nodes.filter(lagging).sort(byName), ...nodes.filter((n) => !lagging(n)).sort(byName)] : [...nodes].sort(byName);
+    const shown = sorted.slice(0, max);
+    const rows = shown
       .map((n) => {
         const s = n.status ?? {};
         const ready = condition(n, 'Ready');
@@ -66,6 +78,11 @@ export function renderStatus(inst: Installation, nodes: NodeNetwork[]): string {
         ];
       });
     out.push(table(['NODE', 'ADDRESS', 'INTERFACE', 'MTU', 'UPDATED', 'READY', 'PROBLEM'], rows));
+    const hidden = sorted.slice(shown.length);
+    if (hidden.length > 0) {
+      const lag = hidden.filter(lagging).length;
+      out.push(`... and ${hidden.length} more node(s)${lag ? ` (${lag} lagging)` : ', updated and Ready'}; --all-nodes lists every node`);
+    }
   }
   return out.join('\n');
 }

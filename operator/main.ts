@@ -9,6 +9,7 @@ import { names } from '../api/index.ts';
 import { DEFAULT_REGISTRY } from '../render/index.ts';
 import { CrdDowngradeError } from './crds.ts';
 import { createOperator } from './operator.ts';
+import { batchRollout, DEFAULT_BATCH_TIMEOUT_MS } from './rollout/batch-rollout.ts';
 import { createLogger } from './runtime/index.ts';
 
 const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -49,6 +50,11 @@ export function buildCommand(): Command {
     .option('--metrics-port <port>', 'port of /metrics', port, 9097)
     .option('--bind-address <addr>', 'address the health and metrics servers listen on', '0.0.0.0')
     .addOption(new Option('--resync <s>', 'informer resync period in seconds').default(600_000, '600').argParser(seconds))
+    .addOption(
+      new Option('--rollout-batch-timeout <s>', 'seconds a node-agent rollout batch may take to report Ready before the rollout halts (Degraded)')
+        .default(DEFAULT_BATCH_TIMEOUT_MS, String(DEFAULT_BATCH_TIMEOUT_MS / 1000))
+        .argParser(seconds),
+    )
     .addOption(new Option('--apply-crds [bool]', 'apply the embedded CRDs at start').default(true).argParser(bool))
     .option('--crds-dir <dir>', 'directory of the CRDs to apply (default: the ones shipped with the operator)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.WEFT_LOG_LEVEL || 'info');
@@ -70,6 +76,7 @@ interface Flags {
   metricsPort: number;
   bindAddress: string;
   resync: number;
+  rolloutBatchTimeout: number;
   applyCrds: boolean;
   crdsDir?: string;
   logLevel: string;
@@ -108,6 +115,7 @@ export async function main(argv = process.argv): Promise<number> {
       metricsPort: flags.metricsPort,
       bindAddress: flags.bindAddress,
       resyncMs: flags.resync,
+      rollout: batchRollout({ batchTimeoutMs: flags.rolloutBatchTimeout }),
       applyCrds: flags.applyCrds,
       ...(flags.crdsDir ? { crdDir: flags.crdsDir } : {}),
     });

@@ -43,6 +43,9 @@ export function renderBirdTemplate(cfg: EffectiveConfig): string | undefined {
     // iBGP defaults to multihop, which BIRD refuses to combine with `gateway direct`; the peers
     // share the node's segment (DESIGN.md: iBGP in namespaces needs gateway direct).
     '  direct;',
+    // BIRD waits 5 s before the first connect to a new peer by default; nodes join faster.
+    '  connect delay time 1;',
+    '  connect retry time 5;',
     '  ipv4 {',
     v4Pools.length > 0 ? `    import where net ~ [ ${v4Pools.join(', ')} ];` : '    import none;',
     '    export where proto = "weft_blocks";',

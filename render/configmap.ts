@@ -5,7 +5,7 @@
  * WEFT_CONFIG_HASH) and must not pick up a newer one before the operator replaces it.
  */
 import { annotations, configMapKeys, names, type EffectiveConfig } from '../api/index.ts';
-import { canonicalJson } from './hash.ts';
+import { canonicalJson } from '../api/config-hash.ts';
 import { COMPONENT_NODE_AGENT, objectMeta, sortedRecord } from './metadata.ts';
 import type { KubernetesObject } from './types.ts';
 

@@ -99,7 +99,8 @@ export function renderDaemonSet(spec: NormalizedSpec, cfg: EffectiveConfig, imag
     name: 'agent',
     image,
     command: ['weft-node', 'agent'],
-    env: [nodeNameEnv, configHashEnv],
+    // WEFT_IMAGE lets the agent recompute the config hash itself (the image is one of its inputs).
+    env: [nodeNameEnv, configHashEnv, { name: 'WEFT_IMAGE', value: image }],
     ports: [{ name: 'health', containerPort: rt.healthPort, hostPort: rt.healthPort, protocol: 'TCP' }],
     readinessProbe: { httpGet: { path: rt.readyPath, port: 'health' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
     livenessProbe: {

@@ -10,7 +10,7 @@ import { renderDaemonSet } from './daemonset.ts';
 import { normalizeSpec, type NormalizedSpec } from './defaults.ts';
 import { buildEffectiveConfig } from './effective.ts';
 import { decideEncapsulation } from './encapsulation.ts';
-import { configHash } from './hash.ts';
+import { configHash } from '../api/config-hash.ts';
 import { matchesRequirements, parseSelector, SelectorSyntaxError, type Requirement } from '../api/label-selector.ts';
 import { decideMtu } from './mtu.ts';
 import { renderNamespace } from './namespace.ts';
@@ -31,7 +31,7 @@ export * from './types.ts';
 export { toYaml, toJsonList, explainText, formatExplanation, formatProblem } from './serialize.ts';
 export { parseSelector, selectorMatches, matchesRequirements, SelectorSyntaxError } from '../api/label-selector.ts';
 export type { Requirement, SelectorOperator } from '../api/label-selector.ts';
-export { canonicalJson } from './hash.ts';
+export { canonicalJson } from '../api/config-hash.ts';
 export { kindOrder, compareObjects } from './sort.ts';
 
 /** Registry of the released images; an Installation's spec.registry replaces it. */

@@ -24,6 +24,7 @@ export const nodeAgentClusterRules = [
   { apiGroups: ['network.weft.dev'], resources: ['nodenetworks'], verbs: [...READ, 'create', 'update', 'patch'] },
   { apiGroups: ['network.weft.dev'], resources: ['nodenetworks/status'], verbs: ['get', 'update', 'patch'] },
   { apiGroups: ['network.weft.dev'], resources: ['ipamblocks'], verbs: [...READ, 'create', 'update', 'patch', 'delete'] },
+  { apiGroups: ['network.weft.dev'], resources: ['ipamblocks/status'], verbs: ['get', 'update', 'patch'] },
 ];
 
 export const nodeAgentConfigRules = [

@@ -4,7 +4,7 @@ import type { Installation, NodeNetwork } from '../../api/index.ts';
 import { clients, isNotFound, loadKubeConfig } from '../kube.ts';
 import { renderStatus } from '../status-view.ts';
 
-async function snapshot(kubeconfig?: string): Promise<string> {
+async function snapshot(kubeconfig: string | undefined, maxNodeRows: number | undefined): Promise<string> {
   const { custom } = clients(loadKubeConfig(kubeconfig));
   let inst: Installation;
   try {
@@ -20,7 +20,7 @@ async function snapshot(kubeconfig?: string): Promise<string> {
   const list = (await custom.listClusterCustomObject({
     group: 'network.weft.dev', version: 'v1', plural: 'nodenetworks',
   })) as { items: NodeNetwork[] };
-  return renderStatus(inst, list.items);
+  return renderStatus(inst, list.items, maxNodeRows === undefined ? {} : { maxNodeRows });
 }
 
 export function registerStatus(program: Command): void {
@@ -29,15 +29,17 @@ export function registerStatus(program: Command): void {
     .description('show the Installation status, the node-agent rollout and each node')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('-w, --watch', 'refresh every 2 seconds until interrupted')
-    .action(async (opts: { kubeconfig?: string; watch?: boolean }) => {
+    .option('--all-nodes', 'list every node (default: the nodes that lag behind first, at most 50 rows)')
+    .action(async (opts: { kubeconfig?: string; watch?: boolean; allNodes?: boolean }) => {
+      const rows = opts.allNodes ? undefined : 50;
       if (!opts.watch) {
-        console.log(await snapshot(opts.kubeconfig));
+        console.log(await snapshot(opts.kubeconfig, rows));
         return;
       }
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       while (!stop.signal.aborted) {
-        const text = await snapshot(opts.kubeconfig).catch((e: Error) => `error: ${e.message}`);
+        const text = await snapshot(opts.kubeconfig, rows).catch((e: Error) => `error: ${e.message}`);
         process.stdout.write(`\x1b[2J\x1b[H${new Date().toISOString()}\n${text}\n`);
         await new Promise((r) => setTimeout(r, 2000, undefined));
       }

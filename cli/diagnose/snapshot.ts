@@ -71,6 +71,8 @@ export interface AgentReport {
   ready?: boolean;
   backend?: string;
   lastError?: string;
+  /** Addresses host-local holds for no pod, from the agent's latest IPAM pass. */
+  leaked?: number;
   interfaces?: InterfaceFacts[] | Unavailable;
   fdb?: FdbFacts[] | Unavailable;
   neighbours?: NeighbourFacts[] | Unavailable;

@@ -250,9 +250,6 @@ export function registerInstallationController(o: InstallationControllerOptions)
       const why = result!.explain.find((e) => e.subject === `pool ${p.name} encapsulation`)?.reason;
       return { name: p.name, cidr: p.cidr, blockSize: p.blockSize, encapsulation: p.encapsulation, dataplane: p.dataplane, ...(why ? { reason: why } : {}) };
     });
-    if (outcome.halted) {
-      return degrade(inst, [{ reason: outcome.halted.reason, message: outcome.halted.message }], ctx);
-    }
     const status = healthyStatus(
       {
         generation: inst.metadata?.generation,
@@ -267,11 +264,14 @@ export function registerInstallationController(o: InstallationControllerOptions)
       },
       prev,
       now().toISOString(),
+      outcome.halted,
     );
 
     // Events for decisions that changed, judged against the status the cluster already shows.
-    const wasDegraded = prev?.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True');
-    if (wasDegraded) await emit(inst, 'Normal', 'ConfigurationAccepted', 'Validate', `generation ${inst.metadata?.generation} accepted; the cluster-level problems are resolved`);
+    const prevDegraded = prev?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True');
+    // A halted rollout is Degraded with the configuration accepted; the rollout step records its own events.
+    const wasRefused = prevDegraded && prevDegraded.reason !== 'RolloutHalted' && prevDegraded.reason !== 'AgentsNotReady';
+    if (wasRefused && !outcome.halted) await emit(inst, 'Normal', 'ConfigurationAccepted', 'Validate', `generation ${inst.metadata?.generation} accepted; the cluster-level problems are resolved`);
     if (prev?.mtu !== status.mtu) await emit(inst, 'Normal', 'MTUSelected', 'Render', `pod MTU ${status.mtu}: ${status.mtuReason}`);
     if (prev?.encapsulation !== status.encapsulation) {
       await emit(inst, 'Normal', 'EncapsulationSelected', 'Render', `encapsulation ${status.encapsulation}: ${ipPools.map((p) => `pool ${p.name} ${p.encapsulation} (${p.dataplane})${p.reason ? `: ${p.reason}` : ''}`).join('; ')}`);
@@ -284,7 +284,7 @@ export function registerInstallationController(o: InstallationControllerOptions)
     if (isReady && !wasReady) await emit(inst, 'Normal', 'Ready', 'Rollout', status.conditions!.find((c) => c.type === 'Ready')!.message ?? 'ready');
 
     await writeStatus(inst, status, ctx);
-    setGauges(ipPools.length, status.mtu, outcome.counts);
+    setGauges(ipPools.length, status.mtu, outcome.counts, outcome.halted?.reason);
     if (applied || pruned) log?.info({ applied, pruned, configHash: result.configHash.slice(0, 12) }, 'reconciled');
     return outcome.requeueAfterMs ? { requeueAfter: outcome.requeueAfterMs } : {};
   }

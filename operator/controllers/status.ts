@@ -65,10 +65,25 @@ export function healthyConditions(i: HealthyInput): ConditionInput[] {
   ];
 }
 
-export function healthyStatus(i: HealthyInput, previous: InstallationStatus | undefined, now: string): InstallationStatus {
+/**
+ * A node-agent rollout halted by a batch that did not come up in time (issue 8): the
+ * configuration was accepted and partly rolled out, so unlike degradedStatus the effective values
+ * and node counts are current; Progressing False + Degraded True is kstatus's "stalled".
+ */
+export function haltedConditions(i: HealthyInput, reason: string, message: string): ConditionInput[] {
+  const { desired, updated, ready } = i.nodes;
+  return [
+    { type: 'Ready', status: 'False', reason, message: `${ready}/${desired} nodes ready, ${updated}/${desired} updated; rollout halted` },
+    { type: 'Progressing', status: 'False', reason, message: `rollout halted at ${ready}/${desired} nodes: nothing more is replaced until the nodes named in Degraded are Ready or the Installation is reverted` },
+    { type: 'Degraded', status: 'True', reason, message },
+  ];
+}
+
+export function healthyStatus(i: HealthyInput, previous: InstallationStatus | undefined, now: string, halted?: { reason: string; message: string }): InstallationStatus {
+  const conditions = halted ? haltedConditions(i, halted.reason, halted.message) : healthyConditions(i);
   return {
     observedGeneration: i.generation,
-    conditions: mergeConditions(previous?.conditions, healthyConditions(i), i.generation, now),
+    conditions: mergeConditions(previous?.conditions, conditions, i.generation, now),
     mtu: i.mtu,
     mtuReason: i.mtuReason,
     encapsulation: encapsulationSummary(i.ipPools),

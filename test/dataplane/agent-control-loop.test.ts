@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,7 +160,7 @@ function scenario(mode: BackendName, mtu: number): void {
       writeFileSync(join(cfgDir, 'config.json'), JSON.stringify(cfg, null, 2));
       writeFileSync(join(cfgDir, 'cni-conflist'), renderConflist(cfg));
       if (mode === 'bgp') writeFileSync(join(cfgDir, 'bird.conf'), renderBirdTemplate(cfg)!);
-      console.log(`# run ${c.id}: agent logs in ${logDir}`);
+      console.log(`# run ${c.id}: agent logs in ${logDir}${process.env.WEFT_KEEP_AGENT_LOGS ? '' : ' (removed at the end; WEFT_KEEP_AGENT_LOGS=1 keeps them)'}`);
       // Three nodes from the start; the fourth joins in a test.
       for (const n of c.nodes.slice(0, 3)) await createNode(n);
       const started = c.nodes.slice(0, 3).map((n) => startAgent(n));
@@ -177,6 +177,7 @@ function scenario(mode: BackendName, mtu: number): void {
       client?.close();
       c?.destroy();
       await cp?.stop();
+      if (logDir && !process.env.WEFT_KEEP_AGENT_LOGS) rmSync(logDir, { recursive: true, force: true });
     });
 
     test('every pod reaches every other pod through the conflist each agent wrote; path MTU is the pod MTU', async () => {

@@ -147,7 +147,8 @@ describe('weft sandbox', { skip, timeout: 20 * 60_000 }, () => {
   });
 
   test('down stops a running sandbox and removes everything; a second down has nothing to do', async () => {
-    const up = startUp(['-f', explicit], /The sandbox is up/, 10 * 60_000);
+    // The last line of the hints, so every hint line is in the output when it matches.
+    const up = startUp(['-f', explicit], /removes everything\.\n/, 10 * 60_000);
     await up.reached;
     const out = up.output();
     assert.match(out, /export KUBECONFIG=\S+/);

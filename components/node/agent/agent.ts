@@ -7,6 +7,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { EffectivePool } from '../../../api/effective-config.ts';
 import type { NodeNetworkStatus } from '../../../api/types/nodenetwork.ts';
 import { Backoff, Informer, KubeClient, isNotFound, sleep, type InformerEvent, type KubeObject } from '../../../operator/runtime/index.ts';
@@ -26,7 +27,6 @@ import { diagnose } from './diagnose.ts';
 import {
   AgentApi, API_VERSION, nodeOwnerReference, resources, type IPAMBlockObject, type NodeNetworkObject, type NodeObject, type PodObject,
 } from './kube.ts';
-// render's matcher is pure (no I/O); imported until it moves to api/ (noted for the lead).
 import { selectorMatches as matchesSelector } from '../../../api/label-selector.ts';
 import { computePeers, ipamBlockPeerKey, isIPv4Cidr, nodeNetworkPeerKey } from './peers.ts';
 
@@ -124,6 +124,11 @@ export class NodeAgent {
 
   get nftTable(): string { return this.o.nftTable ?? DEFAULT_NFT_TABLE; }
   get linkPrefix(): string { return this.o.linkPrefix ?? DEFAULT_LINK_PREFIX; }
+  /** The host's /proc/sys/net is mounted under the host root in the DaemonSet; /proc/sys is read-only there. */
+  get procSysRoot(): string {
+    const mounted = join(this.o.hostRoot, 'proc/sys');
+    return this.o.hostRoot !== '/' && existsSync(join(mounted, 'net')) ? mounted : '/proc/sys';
+  }
   get confDir(): string { return this.o.cniConfDir ?? join(this.o.hostRoot, this.cfg.config.cni.confDir); }
   get confPath(): string { return join(this.confDir, this.o.cniConfName ?? this.cfg.config.cni.confName); }
   get ready(): boolean { return this.state.conflistWritten && (this.state.kernelInSync || !this.o.kernel); }
@@ -353,7 +358,7 @@ export class NodeAgent {
       const configuredPeers = b.peers.filter((p) => matchesSelector(p.nodeSelector, this.node.metadata?.labels ?? {})).map((p) => ({ address: p.peerIP, asNumber: p.asNumber }));
       if (backend === 'bgp' && !this.cfg.birdTemplate) throw new Error(`pools use the bgp dataplane but ${this.o.configDir}/bird.conf is missing; the operator renders it when spec.network.bgp is enabled`);
       const impl = backend === 'bgp' ? templatedBgpBackend(this.cfg.birdTemplate!, b.fullMesh, configuredPeers) : backend;
-      this.dataplane = new NodeDataplane({ backend: impl, config, runner: this.runner, nftTable: this.nftTable });
+      this.dataplane = new NodeDataplane({ backend: impl, config, runner: this.runner, nftTable: this.nftTable, procSysRoot: this.procSysRoot });
       this.state.backend = backend;
     }
     this.dataplane.config = config;

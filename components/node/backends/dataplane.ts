@@ -15,6 +15,8 @@ export interface NodeDataplaneOptions {
   /** nftables table for natOutgoing ("weft" by default). */
   nftTable?: string;
   runner?: CommandRunner;
+  /** Where /proc/sys is writable; the DaemonSet mounts the host's under /host/proc/sys/net. */
+  procSysRoot?: string;
 }
 
 export interface NodeSyncReport {
@@ -47,7 +49,7 @@ export class NodeDataplane {
   async sync(local: LocalNode, peers: PeerNode[]): Promise<NodeSyncReport> {
     const desired = this.backend.desired(local, peers, this.config);
     const kernel = await this.kernel.sync(desired);
-    const sysctls = await ensureSysctls(this.runner, dataplaneSysctls(peers.length + 1, this.backend.tunnelDevices(this.config)));
+    const sysctls = await ensureSysctls(this.runner, dataplaneSysctls(peers.length + 1, this.backend.tunnelDevices(this.config)), this.opts.procSysRoot);
     const report: NodeSyncReport = { backend: this.backend.name, kernel, sysctls };
     if (this.backend.reconcileDaemon) {
       report.daemon = await this.backend.reconcileDaemon(local, peers, this.config, { runner: this.runner, netns: this.opts.netns });

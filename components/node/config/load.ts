@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { configMapKeys, type EffectiveConfig } from '../../../api/effective-config.ts';
 // render's hash is pure (no I/O); the agent must compute exactly what render puts on the pod
 // template, so it imports it rather than copying it (to move to api/: noted for the lead).
-import { configHash as renderConfigHash } from '../../../render/hash.ts';
+import { configHash as renderConfigHash } from '../../../api/config-hash.ts';
 import { parseConflistTemplate, type ConflistTemplate } from '../cni/conflist.ts';
 
 export interface LoadedConfig {

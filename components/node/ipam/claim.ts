@@ -2,14 +2,14 @@
 // name uniqueness is the lock: of two nodes creating the same block exactly one succeeds, the
 // other gets AlreadyExists and moves to its next candidate.
 import { blockName, normalizeCidr } from '../../../api/block-name.ts';
-import type { EffectivePool } from '../../../api/effective-config.ts';
+import { annotations, type EffectivePool } from '../../../api/effective-config.ts';
 import { API_VERSION, isAlreadyExists, nodeOwnerReference, type AgentApi, type IPAMBlockObject, type NodeObject } from '../agent/kube.ts';
 import { blockCapacity, blockIndexOf, candidateBlocks, poolGeometry } from './blocks.ts';
 
 /** Claim time with millisecond precision, written by the claiming agent: creationTimestamp has
  *  whole seconds, and two blocks claimed within one second must still keep their order.
  *  (To move to api/ annotations: noted for the lead.) */
-export const CLAIMED_AT_ANNOTATION = 'network.weft.dev/claimed-at';
+export const CLAIMED_AT_ANNOTATION = annotations.claimedAt;
 
 function createdAt(b: IPAMBlockObject): number {
   const claimed = Date.parse(b.metadata?.annotations?.[CLAIMED_AT_ANNOTATION] ?? '');

@@ -47,13 +47,18 @@ export function parseSysctlDump(text: string): Map<string, number | null> {
   return out;
 }
 
-const READ_SCRIPT = 'for k; do if [ -r "/proc/sys/$k" ]; then printf "%s\\t%s\\n" "$k" "$(cat "/proc/sys/$k")"; else printf "%s\\t\\n" "$k"; fi; done';
-const WRITE_SCRIPT = 'while [ $# -gt 1 ]; do printf "%s" "$2" > "/proc/sys/$1" || exit 1; shift 2; done';
+// $1 is the sysctl root; the rest are keys (read) or key/value pairs (write).
+const READ_SCRIPT = 'root=$1; shift; for k; do if [ -r "$root/$k" ]; then printf "%s\\t%s\\n" "$k" "$(cat "$root/$k")"; else printf "%s\\t\\n" "$k"; fi; done';
+const WRITE_SCRIPT = 'root=$1; shift; while [ $# -gt 1 ]; do printf "%s" "$2" > "$root/$1" || exit 1; shift 2; done';
 
-/** Reads every sysctl in one process and writes the differing ones in one more. */
-export async function ensureSysctls(runner: CommandRunner, wants: SysctlWant[]): Promise<SysctlResult[]> {
+/**
+ * Reads every sysctl in one process and writes the differing ones in one more. `root` is where
+ * /proc/sys is writable: in the unprivileged DaemonSet container /proc/sys is read-only and the
+ * host's /proc/sys/net is mounted under /host/proc/sys/net (render/daemonset.ts).
+ */
+export async function ensureSysctls(runner: CommandRunner, wants: SysctlWant[], root = '/proc/sys'): Promise<SysctlResult[]> {
   if (!wants.length) return [];
-  const observed = parseSysctlDump(await runChecked(runner, ['sh', '-c', READ_SCRIPT, 'sh', ...wants.map((w) => w.key)]));
+  const observed = parseSysctlDump(await runChecked(runner, ['sh', '-c', READ_SCRIPT, 'sh', root, ...wants.map((w) => w.key)]));
   const results: SysctlResult[] = wants.map((w) => {
     const o = observed.get(w.key) ?? null;
     const r: SysctlResult = { key: w.key, wanted: w.value, observed: o, set: needsWrite(w, o) };
@@ -62,11 +67,11 @@ export async function ensureSysctls(runner: CommandRunner, wants: SysctlWant[]):
   });
   const missing = results.filter((r, i) => r.observed === null && !wants[i]!.optional);
   if (missing.length) {
-    throw new Error(`sysctl ${missing.map((m) => m.key).join(', ')} not found under /proc/sys${runner.netns ? ` in netns ${runner.netns}` : ''}: is the device created and the kernel module loaded?`);
+    throw new Error(`sysctl ${missing.map((m) => m.key).join(', ')} not found under ${root}${runner.netns ? ` in netns ${runner.netns}` : ''}: is the device created and the kernel module loaded?`);
   }
   const writes = results.filter((r) => r.set);
   if (writes.length) {
-    await runChecked(runner, ['sh', '-c', WRITE_SCRIPT, 'sh', ...writes.flatMap((r) => [r.key, String(r.wanted)])]);
+    await runChecked(runner, ['sh', '-c', WRITE_SCRIPT, 'sh', root, ...writes.flatMap((r) => [r.key, String(r.wanted)])]);
   }
   return results;
 }

@@ -47,3 +47,20 @@ test('renderStatus shows conditions, rollout and nodes that lag behind with thei
   assert.ok(a > 0 && b > a, 'nodes sorted by name');
   assert.match(lines[b]!, /no +False +route to 10\.244\.0\.0\/26 missing/);
 });
+
+test('renderStatus with many nodes lists the lagging ones first and counts the rest', () => {
+  const nn = (name: string, hash: string, ready: boolean) => ({ apiVersion: 'network.weft.dev/v1', kind: 'NodeNetwork', metadata: { name }, spec: { nodeName: name }, status: { configHash: hash, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: 'X', message: `${name} problem` }] } }) as never;
+  const nodes = [...Array.from({ length: 100 }, (_, i) => nn(`n${String(i).padStart(3, '0')}`, 'h2', true)), nn('n500', 'h1', true), nn('n600', 'h2', false)];
+  const text = renderStatus(
+    { apiVersion: 'operator.weft.dev/v1', kind: 'Installation', metadata: { name: 'default', generation: 1 }, spec: {}, status: { observedGeneration: 1, configHash: 'h2', nodes: { desired: 102, updated: 101, ready: 100 } } },
+    nodes,
+    { maxNodeRows: 5 },
+  );
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => l.startsWith('NODE'));
+  assert.match(lines[header + 1]!, /^n500 .* no /);
+  assert.match(lines[header + 2]!, /^n600 .*n600 problem/);
+  assert.match(lines[header + 3]!, /^n000 /);
+  assert.equal(lines[header + 6], '... and 97 more node(s), updated and Ready; --all-nodes lists every node');
+  assert.match(text, /updated \[#+\.*\] 101\/102/);
+});

@@ -3,7 +3,7 @@
  * node agent must be replaced: it covers what the agent runs with, and nothing informational.
  */
 import { createHash } from 'node:crypto';
-import type { EffectiveConfig } from '../api/index.ts';
+import type { EffectiveConfig } from './effective-config.ts';
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
