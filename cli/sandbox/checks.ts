@@ -3,7 +3,7 @@
 // against the underlay (iperf3, pod pair vs node pair, medians of interleaved rounds).
 // TEMPORARY: process helpers from the dataplane test harness (to move to a product module).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { nsRun, sleep } from '../../test/dataplane/support/run.ts';
+import { nsRun, sleep } from './exec.ts';
 
 export interface Endpoint {
   /** Display name, e.g. "node-1/demo-a". */

@@ -28,8 +28,8 @@ import { stringify as toYAML } from 'yaml';
 import { configMapKeys, nodeAgentRuntime, type EffectiveConfig } from '../../api/effective-config.ts';
 import { ApiError, KubeClient, isNotFound } from '../../operator/runtime/index.ts';
 // TEMPORARY: the CNI chain executor of the dataplane test harness (to move to a product module).
-import { cniAdd, cniDel, type CniConflist, type CniResult } from '../../test/dataplane/support/cni.ts';
-import { must } from '../../test/dataplane/support/run.ts';
+import { cniAdd, cniDel, type CniConflist, type CniResult } from './cni-runtime.ts';
+import { must } from './exec.ts';
 import { programArgv, programs } from './paths.ts';
 import type { SandboxNode } from './topology.ts';
 

@@ -10,8 +10,8 @@ import { buildFacts } from '../../operator/controllers/facts.ts';
 import { KubeClient, isNotFound, type KubeObject } from '../../operator/runtime/index.ts';
 import { defaultRenderOptions, formatExplanation, render } from '../../render/index.ts';
 // TEMPORARY: the control-plane launcher of the integration tests (to move to a product module).
-import { startControlPlane, type ControlPlane } from '../../test/support/controlplane.ts';
-import { must, run, sleep } from '../../test/dataplane/support/run.ts';
+import { startControlPlane, type ControlPlane } from './controlplane.ts';
+import { must, run, sleep } from './exec.ts';
 import { DocumentError, loadDocuments } from '../load-documents.ts';
 import { connectivityMatrix, pathMtu, throughput, type CheckResult, type Endpoint } from './checks.ts';
 import { leftovers, sweep, type SweepReport } from './cleanup.ts';

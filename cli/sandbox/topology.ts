@@ -10,7 +10,7 @@
 // the host. Names: namespaces `wsb<id>-<role>`, the host link `wsb<id>`.
 // TEMPORARY: the process helpers come from the dataplane test harness until they move to a
 // product module (see cli/sandbox/README.md).
-import { must, nsMust } from '../../test/dataplane/support/run.ts';
+import { must, nsMust } from './exec.ts';
 import { writeState, type SandboxState } from './state.ts';
 
 export interface SandboxNode {

@@ -419,7 +419,10 @@ export class NodeAgent {
     const firstProblem = problems.find((p) => p.type === 'Ready');
     if (firstProblem) ready = firstProblem;
     else if (!this.o.kernel) ready = { type: 'Ready', status: 'True', reason: 'KernelDisabled', message: 'conflist written; kernel programming is disabled (--no-kernel)' };
-    else if (report?.daemon && report.daemon.sessions.some((x) => x.state !== 'Established')) {
+    else if (report && report.unroutable.length > 0) {
+      const list = report.unroutable.map((x) => `${x.peer} (${x.reason})`);
+      ready = { type: 'Ready', status: 'False', reason: 'PeersUnroutable', message: `no route to ${list.join(', ')}` };
+    } else if (report?.daemon && report.daemon.sessions.some((x) => x.state !== 'Established')) {
       const down = report.daemon.sessions.filter((x) => x.state !== 'Established').map((x) => `${x.peer} ${x.state}`);
       ready = { type: 'Ready', status: 'False', reason: 'PeersUnreachable', message: `BGP sessions not established: ${down.join(', ')}` };
     }

@@ -26,6 +26,8 @@ export interface NodeSyncReport {
   daemon?: DaemonReport;
   /** MAC of the VXLAN device as read from the kernel (what peers must be told). */
   vxlanMac?: string;
+  /** Peers left without a route, with why (the agent reports them as not Ready). */
+  unroutable: { peer: string; reason: string }[];
 }
 
 export class NodeDataplane {
@@ -50,7 +52,7 @@ export class NodeDataplane {
     const desired = this.backend.desired(local, peers, this.config);
     const kernel = await this.kernel.sync(desired);
     const sysctls = await ensureSysctls(this.runner, dataplaneSysctls(peers.length + 1, this.backend.tunnelDevices(this.config)), this.opts.procSysRoot);
-    const report: NodeSyncReport = { backend: this.backend.name, kernel, sysctls };
+    const report: NodeSyncReport = { backend: this.backend.name, kernel, sysctls, unroutable: desired.unroutable ?? [] };
     if (this.backend.reconcileDaemon) {
       report.daemon = await this.backend.reconcileDaemon(local, peers, this.config, { runner: this.runner, netns: this.opts.netns });
     }

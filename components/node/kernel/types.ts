@@ -42,6 +42,8 @@ export interface DesiredKernelState {
   fdb: FdbSpec[];
   /** null: the agent's nft table must not exist. */
   nat: NatSpec | null;
+  /** Peers the backend cannot route to (e.g. host-gw to another subnet), with why; not kernel state. */
+  unroutable?: { peer: string; reason: string }[];
 }
 
 /** Normalized content of the agent's nftables table, comparable with the desired one. */

@@ -33,6 +33,14 @@ describe('backends', () => {
     assert.deepEqual(d.links, []);
   });
 
+  test('host-gw: a peer in another subnet gets no route (the kernel would reject the batch) and is reported', () => {
+    const d = backendFor('host-gw').desired(local, [sameSubnetPeer, remotePeer], CFG);
+    assert.deepEqual(d.routes.filter((r) => r.type === 'unicast').map((r) => r.gateway), ['198.18.0.12']);
+    assert.equal(d.unroutable?.length, 1);
+    assert.equal(d.unroutable?.[0]?.peer, remotePeer.name);
+    assert.match(d.unroutable![0]!.reason, /VXLANCrossSubnet or BGP/);
+  });
+
   test('vxlan: device attributes, VTEP /32, and the reported MAC of a peer wins over the derived one', () => {
     const d = backendFor('vxlan').desired(local, [{ ...sameSubnetPeer, vxlanMac: '02:00:00:00:00:02' }], { ...CFG, vxlan: { vni: 4097 } });
     assert.deepEqual(d.links, [{
