@@ -3,6 +3,8 @@
  * effective network configuration, stored as JSON under key `config.json` of the ConfigMap
  * `weft-config` in `weft-system`. Every choice is already made here (no "Auto").
  */
+import type { NodeAddressAutodetection } from './types/installation.ts';
+
 export type EffectiveEncapsulation = 'VXLAN' | 'VXLANCrossSubnet' | 'IPIP' | 'IPIPCrossSubnet' | 'None';
 
 /** The backend that programs a pool's routes between nodes. */
@@ -20,14 +22,8 @@ export interface EffectivePool {
   nodeSelector: string;
 }
 
-export interface EffectiveAutodetection {
-  firstFound?: boolean;
-  interface?: string;
-  skipInterface?: string;
-  canReach?: string;
-  cidrs?: string[];
-  kubernetes?: 'NodeInternalIP';
-}
+/** Exactly one method set, as in the Installation (render fills in the default). */
+export type EffectiveAutodetection = NodeAddressAutodetection;
 
 export interface EffectiveBGP {
   enabled: boolean;

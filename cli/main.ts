@@ -6,6 +6,7 @@ import { registerRender } from './commands/render.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerSandbox } from './commands/sandbox.ts';
 import { registerDiagnose } from './commands/diagnose.ts';
+import { registerUninstall } from './commands/uninstall.ts';
 
 const program = new Command('weft')
   .description('Weft: a Kubernetes pod-network operator')
@@ -17,5 +18,6 @@ registerRender(program);
 registerStatus(program);
 registerSandbox(program);
 registerDiagnose(program);
+registerUninstall(program);
 
 await program.parseAsync(process.argv);

@@ -55,6 +55,7 @@ export function buildCommand(): Command {
         .default(DEFAULT_BATCH_TIMEOUT_MS, String(DEFAULT_BATCH_TIMEOUT_MS / 1000))
         .argParser(seconds),
     )
+    .addOption(new Option('--uninstall-timeout <s>', 'seconds Installation deletion waits for node agents to clean their nodes before it finishes anyway (Warning Event)').default(60_000, '60').argParser(seconds))
     .addOption(new Option('--apply-crds [bool]', 'apply the embedded CRDs at start').default(true).argParser(bool))
     .option('--crds-dir <dir>', 'directory of the CRDs to apply (default: the ones shipped with the operator)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.WEFT_LOG_LEVEL || 'info');
@@ -77,6 +78,7 @@ interface Flags {
   bindAddress: string;
   resync: number;
   rolloutBatchTimeout: number;
+  uninstallTimeout: number;
   applyCrds: boolean;
   crdsDir?: string;
   logLevel: string;
@@ -117,6 +119,7 @@ export async function main(argv = process.argv): Promise<number> {
       resyncMs: flags.resync,
       rollout: batchRollout({ batchTimeoutMs: flags.rolloutBatchTimeout }),
       applyCrds: flags.applyCrds,
+      uninstallTimeoutMs: flags.uninstallTimeout,
       ...(flags.crdsDir ? { crdDir: flags.crdsDir } : {}),
     });
   } catch (err) {

@@ -46,6 +46,8 @@ export interface OperatorOptions {
   rollout?: RolloutFactory;
   /** Prometheus registry (a fresh one when omitted). */
   metricsRegistry?: Registry;
+  /** How long Installation deletion waits for node agents to clean their nodes (default 60 s). */
+  uninstallTimeoutMs?: number;
 }
 
 export interface Operator {
@@ -105,6 +107,7 @@ export async function createOperator(o: OperatorOptions): Promise<Operator> {
     events,
     metrics,
     ...(o.rollout ? { rollout: o.rollout } : {}),
+    ...(o.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: o.uninstallTimeoutMs } : {}),
     ...(log ? { logger: log } : {}),
   });
   const ipam = registerIpamHousekeeping({

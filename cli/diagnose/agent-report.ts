@@ -41,6 +41,43 @@ export function parseNeighbours(items: unknown[]): NeighbourFacts[] {
   }));
 }
 
+/** Current sysctls ({fresh, values}); an older agent serves the last sync's results (an array). */
+export function parseSysctls(raw: unknown): AgentReport['sysctls'] {
+  if (Array.isArray(raw) && raw.length) {
+    const values: Record<string, number | null> = {};
+    for (const r of raw.map(obj)) {
+      if (!r || !str(r.key)) continue;
+      const observed = r.observed === null ? null : num(r.observed) ?? null;
+      values[str(r.key)!] = r.set === true ? num(r.wanted) ?? observed : observed;
+    }
+    return { values, fresh: false };
+  }
+  const o = obj(raw);
+  const v = obj(o?.values);
+  if (v) return { values: Object.fromEntries(Object.entries(v).map(([k, x]) => [k, num(x) ?? null])), fresh: o?.fresh === true };
+  if (str(o?.error)) return { unavailable: `sysctls: ${str(o?.error)}` };
+  return { unavailable: 'sysctls: the agent has not completed a kernel sync' };
+}
+
+export function parseConntrack(raw: unknown): AgentReport['conntrack'] {
+  const o = obj(raw);
+  const count = num(o?.count);
+  const max = num(o?.max);
+  if (count !== undefined && max !== undefined) return { count, max };
+  return { unavailable: `conntrack: ${str(o?.error) ?? 'not in the agent\'s /debug/diagnose'}` };
+}
+
+/** {name, plugins} | {name, error} | {name, missing: true}. */
+export function parseConflist(raw: unknown): AgentReport['conflist'] {
+  const o = obj(raw);
+  const name = str(o?.name);
+  if (!o || !name) return { unavailable: 'conflist content: not in the agent\'s /debug/diagnose' };
+  if (o.missing === true) return { unavailable: `${name}: missing` };
+  if (str(o.error)) return { name, error: str(o.error)! };
+  if (Array.isArray(o.plugins)) return { name, plugins: (o.plugins as unknown[]).filter((p): p is string => typeof p === 'string') };
+  return { unavailable: `${name}: unreadable answer` };
+}
+
 export function parseAgentDiagnose(endpoint: string, raw: unknown): AgentReport {
   const d = obj(raw);
   if (!d) return { endpoint, error: 'the answer is not a JSON object' };
@@ -63,22 +100,18 @@ export function parseAgentDiagnose(endpoint: string, raw: unknown): AgentReport 
   } else {
     report.conflistDir = { unavailable: `CNI conf dir: ${str(obj(dir?.entries)?.error) ?? 'not in the agent\'s /debug/diagnose'}` };
   }
-  // Sysctls as the agent's last sync left them (it writes the ones that differ).
-  if (Array.isArray(d.sysctls) && d.sysctls.length) {
-    const values: Record<string, number | null> = {};
-    for (const r of d.sysctls.map(obj)) {
-      if (!r || !str(r.key)) continue;
-      const observed = r.observed === null ? null : num(r.observed) ?? null;
-      values[str(r.key)!] = r.set === true ? num(r.wanted) ?? observed : observed;
-    }
-    report.sysctls = { values, fresh: false };
-  } else {
-    report.sysctls = { unavailable: 'sysctls: the agent has not completed a kernel sync' };
-  }
-  report.conflist = { unavailable: 'conflist content: not in the agent\'s /debug/diagnose' };
-  report.cniBinDir = { unavailable: 'CNI bin dir: not in the agent\'s /debug/diagnose' };
-  report.conntrack = { unavailable: 'conntrack: not in the agent\'s /debug/diagnose' };
-  if (Array.isArray(d.bgpSessions) && (backend === 'bgp' || d.bgpSessions.length)) {
+  report.sysctls = parseSysctls(d.sysctls);
+  report.conntrack = parseConntrack(d.conntrack);
+  report.conflist = parseConflist(d.cniConf);
+  const bin = obj(d.cniBinDir);
+  report.cniBinDir = bin && Array.isArray(bin.entries)
+    ? { path: str(bin.path) ?? '', entries: (bin.entries as unknown[]).filter((e): e is string => typeof e === 'string') }
+    : { unavailable: `CNI bin dir: ${str(bin?.error) ? `${str(bin?.path) ?? ''}: ${str(bin?.error)}` : 'not in the agent\'s /debug/diagnose'}` };
+  // BIRD asked at request time; {bird: {running: false}} means it does not answer.
+  const bird = obj(d.bird);
+  if (bird && bird.running === false) {
+    report.bgp = { unavailable: str(bird.error) ?? 'BIRD does not answer' };
+  } else if (Array.isArray(d.bgpSessions) && (backend === 'bgp' || d.bgpSessions.length)) {
     report.bgp = (d.bgpSessions as unknown[]).map(obj).filter((x): x is Json => !!x && !!str(x.peer)).map((x): BgpSessionFacts => ({
       peer: str(x.peer)!, state: str(x.state) ?? '?', ...(str(x.name) ? { name: str(x.name)! } : {}), ...(str(x.info) ? { info: str(x.info)! } : {}),
     }));

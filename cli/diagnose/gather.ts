@@ -6,6 +6,7 @@ import { encapsulationOverhead, names, configMapKeys, type EffectiveConfig, type
 import { KubeClient, isNotFound, type KubeObject } from '../../operator/runtime/index.ts';
 import { parseAgentDiagnose } from './agent-report.ts';
 import { collectLocal, dfProbes, tunnelProbes, type LocalNode } from './node-local.ts';
+import { remoteDfProbes, remoteTunnelProbes, type ProbeFrom } from './remote-probe.ts';
 import type { AgentPodFacts, AgentReport, EventFacts, NodeFacts, PodFacts, Snapshot } from './snapshot.ts';
 
 export const DEFAULT_AGENT_PORT = 9099;
@@ -117,6 +118,8 @@ export async function gather(o: GatherOptions): Promise<Snapshot> {
     const address = (node: NodeFacts) => snapshot.nodeNetworks.find((n) => n.metadata?.name === node.name)?.status?.address?.split('/')[0] ?? node.internalIPs[0];
     const asked = snapshot.nodes.filter((n) => !o.node || n.name === o.node);
     const local: LocalNode[] = [];
+    // Agents that can probe for nodes not on this machine (their /debug/probe).
+    const remote: ProbeFrom[] = [];
     await Promise.all(asked.map(async (node) => {
       const hostPort = o.agentAddresses[node.name] ?? (address(node) ? `${address(node)}:${o.agentPort}` : undefined);
       const endpoint = hostPort ? `http://${hostPort}/debug/diagnose` : '';
@@ -128,6 +131,7 @@ export async function gather(o: GatherOptions): Promise<Snapshot> {
         }
       }
       const netns = o.nodeNetns[node.name] ?? node.netns;
+      if (hostPort && !report.error && !(o.local && netns)) remote.push({ name: node.name, agent: `http://${hostPort}` });
       if (o.local && netns && !report.error) {
         const addr = address(node);
         if (addr) local.push({ name: node.name, netns, address: addr });
@@ -139,23 +143,42 @@ export async function gather(o: GatherOptions): Promise<Snapshot> {
     }));
 
     const mtu = installation?.status?.mtu;
-    if (local.length > 1 && mtu) {
+    const pools = installation?.status?.ipPools ?? [];
+    const vxlan = pools.some((p) => p.encapsulation.startsWith('VXLAN'));
+    const tunnelPeer = (() => {
+      const cross = pools.every((p) => p.encapsulation === 'VXLANCrossSubnet' || !p.encapsulation.startsWith('VXLAN'));
+      const nn = (name: string) => snapshot.nodeNetworks.find((n) => n.metadata?.name === name);
+      const sameSubnet = (a: string, b: string) => {
+        const x = nn(a)?.status?.address; const y = nn(b)?.status?.address;
+        if (!x || !y) return false;
+        const len = Number(x.split('/')[1]);
+        const toInt = (s: string) => s.split('/')[0]!.split('.').reduce((n, p) => n * 256 + Number(p), 0);
+        const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+        return ((toInt(x) & mask) >>> 0) === ((toInt(y) & mask) >>> 0);
+      };
+      /** The VTEP address b's traffic from a goes to, when a reaches b through the tunnel. */
+      return (a: string, b: string) => (a !== b && !(cross && sameSubnet(a, b)) ? nn(b)?.status?.vtep?.ip : undefined);
+    })();
+    if (remote.length && mtu) {
+      // Some nodes are not on this machine (or not as root): their agents probe from the node.
+      remote.sort((a, b) => a.name.localeCompare(b.name));
+      const targets = snapshot.nodes.flatMap((n) => (address(n) ? [{ name: n.name, address: address(n)! }] : []));
+      const from = [...remote, ...local.map((l) => {
+        const hp = o.agentAddresses[l.name] ?? `${l.address}:${o.agentPort}`;
+        return { name: l.name, agent: `http://${hp}` };
+      })].sort((a, b) => a.name.localeCompare(b.name));
+      snapshot.dfProbes = await remoteDfProbes(from, targets, mtu + overhead(installation) - 28, o.timeoutMs);
+      if (vxlan) {
+        snapshot.tunnelProbes = await remoteTunnelProbes(from.flatMap((a) => targets.filter((b) => tunnelPeer(a.name, b.name)).map((b) => ({ from: a, to: b.name }))), o.timeoutMs);
+      }
+    } else if (local.length > 1 && mtu) {
       local.sort((a, b) => a.name.localeCompare(b.name));
       snapshot.dfProbes = await dfProbes(local, mtu + overhead(installation) - 28);
-      const pools = installation?.status?.ipPools ?? [];
-      if (pools.some((p) => p.encapsulation.startsWith('VXLAN'))) {
-        const cross = pools.every((p) => p.encapsulation === 'VXLANCrossSubnet' || !p.encapsulation.startsWith('VXLAN'));
-        const nn = (name: string) => snapshot.nodeNetworks.find((n) => n.metadata?.name === name);
-        const sameSubnet = (a: string, b: string) => {
-          const x = nn(a)?.status?.address; const y = nn(b)?.status?.address;
-          if (!x || !y) return false;
-          const len = Number(x.split('/')[1]);
-          const toInt = (s: string) => s.split('/')[0]!.split('.').reduce((n, p) => n * 256 + Number(p), 0);
-          const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-          return ((toInt(x) & mask) >>> 0) === ((toInt(y) & mask) >>> 0);
-        };
-        const pairs = local.flatMap((a) => local.filter((b) => b !== a && nn(b.name)?.status?.vtep?.ip && !(cross && sameSubnet(a.name, b.name)))
-          .map((b) => ({ from: a, to: b, tunnelAddress: nn(b.name)!.status!.vtep!.ip! })));
+      if (vxlan) {
+        const pairs = local.flatMap((a) => local.flatMap((b) => {
+          const tunnelAddress = tunnelPeer(a.name, b.name);
+          return tunnelAddress ? [{ from: a, to: b, tunnelAddress }] : [];
+        }));
         snapshot.tunnelProbes = await tunnelProbes(pairs);
       }
     }

@@ -1,8 +1,8 @@
-// What the agent's /debug/diagnose does not serve (yet), read directly in a node's network
-// namespace. Only possible when `weft diagnose` runs as root on the machine that holds the node
-// (the sandbox names it in the Node annotation sandbox.weft.dev/netns; --node-netns for others).
-// Every value here is read at diagnose time, unlike the agent's last-sync sysctls and BGP
-// sessions. The list of what the agent should serve instead is in cli/diagnose/README.md.
+// The node-local sections read directly in a node's network namespace, and DF/VXLAN pings from
+// it. Only possible when `weft diagnose` runs as root on the machine that holds the node (the
+// sandbox names it in the Node annotation sandbox.weft.dev/netns; --node-netns for others).
+// Current agents serve the same sections at request time and probe through /debug/probe
+// (remote-probe.ts); this path still covers agents of an older version.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseBirdProtocols } from '../../components/node/backends/bgp.ts';

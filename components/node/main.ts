@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { nodeAgentRuntime as rt } from '../../api/effective-config.ts';
 import { NodeAgent } from './agent/agent.ts';
+import { cleanupNode, describeCleanup } from './agent/uninstall.ts';
+import { execRunner } from './kernel/exec.ts';
 import { installCniBinaries } from './cni/install.ts';
 import { loadConfig } from './config/load.ts';
 import { AGENT_VERSION } from './version.ts';
@@ -134,6 +136,41 @@ export function buildProgram(): Command {
       if (!binDir) binDir = join(o.hostRoot, await loadConfig(o.configDir).then((c) => c.config.cni.binDir, () => '/opt/cni/bin'));
       const r = await installCniBinaries(o.srcDir, binDir!, o.plugins ? String(o.plugins).split(',').map((s: string) => s.trim()).filter(Boolean) : undefined);
       log.info({ srcDir: o.srcDir, binDir, copied: r.copied, unchanged: r.unchanged.length }, 'CNI plugins installed');
+    });
+  program.command('cleanup')
+    .description('remove everything Weft put on this node: weft* tunnel interfaces, Weft routes, the nftables table, BIRD, the conflist, the host-local store (what the agent does on uninstall; for nodes whose agent could not)')
+    .option('--config-dir <dir>', 'where ConfigMap weft-config is mounted (CNI conf dir/name and network name); defaults are used when absent', '/etc/weft')
+    .option('--netns <name>', 'clean this named network namespace instead of the current one')
+    .option('--host-root <dir>', 'where the host filesystem is mounted', rt.hostRoot)
+    .option('--cni-conf-dir <dir>', 'CNI conf dir (default: <host-root><config cni.confDir>, else <host-root>/etc/cni/net.d)')
+    .option('--cni-conf-name <file>', 'conflist file name (default: config cni.confName, else 10-weft.conflist)')
+    .option('--ipam-data-dir <dir>', 'host-local dataDir as the host sees it', '/var/lib/cni/networks')
+    .option('--link-prefix <prefix>', 'prefix of the interfaces the agent owns', 'weft')
+    .option('--nft-table <name>', 'nftables table (family inet)', 'weft')
+    .option('--bird-config <path>', 'BIRD config file', `${rt.runDir}/bird.conf`)
+    .option('--bird-socket <path>', 'BIRD control socket', `${rt.runDir}/bird.ctl`)
+    .option('--bird-pid-file <path>', 'BIRD pid file', `${rt.runDir}/bird.pid`)
+    .option('--dry-run', 'print what would be removed, change nothing')
+    .option('--json', 'print the report as JSON')
+    .action(async (o) => {
+      const cfg = await loadConfig(o.configDir).catch(() => undefined);
+      const confDir: string = o.cniConfDir ?? join(o.hostRoot, cfg?.config.cni.confDir ?? '/etc/cni/net.d');
+      const confName: string = o.cniConfName ?? cfg?.config.cni.confName ?? '10-weft.conflist';
+      const network = cfg?.conflistTemplate.name ?? 'weft';
+      const report = await cleanupNode({
+        runner: execRunner(o.netns),
+        linkPrefix: o.linkPrefix,
+        nftTable: o.nftTable,
+        conflistPaths: [join(confDir, confName)],
+        ipamStoreDirs: [join(o.hostRoot, o.ipamDataDir, network)],
+        bird: { configPath: o.birdConfig, socketPath: o.birdSocket, pidFile: o.birdPidFile },
+        dryRun: !!o.dryRun,
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeCleanup(report)}\n`);
+      if (!report.dryRun && report.remaining.length) {
+        process.stderr.write(`weft-node cleanup: still present after cleaning: ${report.remaining.join(', ')}\n`);
+        process.exitCode = 2;
+      }
     });
   return program;
 }

@@ -14,6 +14,9 @@ import { labelKey, type Informer, type KubeObject, type Manager, type ReconcileC
 import { clusterProblems } from './cluster-checks.ts';
 import { buildFacts, nodeNetworkProjection, nodeProjection } from './facts.ts';
 import { observeRollout, type RolloutFactory } from './rollout.ts';
+import { InstallationHealthEvents } from './installation-events.ts';
+import { poolUsage } from './pool-usage.ts';
+import { hasUninstallFinalizer, UninstallFinalizer } from './uninstall.ts';
 import { degradedStatus, healthyStatus, statusEqual } from './status.ts';
 
 export const INSTALLATION_NAME = names.installation;
@@ -41,6 +44,8 @@ export interface InstallationControllerOptions {
   logger?: Logger;
   now?: () => Date;
   workers?: number;
+  /** How long deletion waits for node agents to clean their nodes (docs/adr/0009). Default 60 s. */
+  uninstallTimeoutMs?: number;
 }
 
 export interface InstallationController {
@@ -91,6 +96,8 @@ export function registerInstallationController(o: InstallationControllerOptions)
   controller.watches(blocks, { map: toDefault, predicates: [(ev) => ev.type !== 'update' || blockProjection(ev.obj) !== blockProjection(ev.old)] });
   for (const inf of owned.values()) controller.watches(inf, labelKey(weftLabels.owner));
   const rollout = o.rollout ? o.rollout({ manager: mgr, enqueue: () => controller.enqueue(INSTALLATION_NAME) }) : observeRollout;
+  const health = new InstallationHealthEvents();
+  o.metrics.setPoolUsageSource(() => poolUsage(installations.store.get(INSTALLATION_NAME)?.status?.ipPools ?? [], blocks.store.list()));
 
   /** The last status we wrote and the Installation resourceVersion it replaced: the cache may lag behind our own write. */
   let statusMemo: { json: Installation['status']; before?: string; after?: string } | undefined;
@@ -177,9 +184,28 @@ export function registerInstallationController(o: InstallationControllerOptions)
     return {};
   }
 
+  const uninstall = new UninstallFinalizer({
+    client: mgr.client,
+    nodeNetworks,
+    nodes,
+    blocks,
+    daemonSet: () => owned.get('apps/v1/DaemonSet')?.store.getByName(names.namespace, names.daemonSet),
+    pruneRendered: (signal) => prune(undefined, new Set(), { signal } as ReconcileContext),
+    event: async (type, reason, message) => { const i = installations.store.get(INSTALLATION_NAME); await emit(i, type, reason, 'Uninstall', message); },
+    now,
+    ...(o.uninstallTimeoutMs !== undefined ? { timeoutMs: o.uninstallTimeoutMs } : {}),
+    ...(log ? { logger: log } : {}),
+  });
+
   async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     if (key !== INSTALLATION_NAME) return {};
     const inst = installations.store.get(INSTALLATION_NAME);
+    if (inst?.metadata?.deletionTimestamp && hasUninstallFinalizer(inst)) {
+      const r = await uninstall.finalize(inst, ctx.signal);
+      if (r.done) setGauges(0, undefined, { desired: 0, updated: 0, ready: 0 });
+      return r.requeueAfterMs ? { requeueAfter: r.requeueAfterMs } : {};
+    }
+    if (inst && !inst.metadata?.deletionTimestamp) await uninstall.ensure(inst, ctx.signal);
     if (!inst || inst.metadata?.deletionTimestamp) {
       // No Installation: nothing of Weft's pod network should run. Without an owner to hang
       // events on, the log is the record.
@@ -283,10 +309,14 @@ export function registerInstallationController(o: InstallationControllerOptions)
     const isReady = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     if (isReady && !wasReady) await emit(inst, 'Normal', 'Ready', 'Rollout', status.conditions!.find((c) => c.type === 'Ready')!.message ?? 'ready');
 
+    const checked = health.check({ status, nodeNetworks: nn, nodes: nodes.store.list(), ...(outcome.halted ? { halted: outcome.halted } : {}), now: now() });
+    for (const e of checked.events) await emit(inst, e.type, e.reason, 'Rollout', e.message);
+
     await writeStatus(inst, status, ctx);
     setGauges(ipPools.length, status.mtu, outcome.counts, outcome.halted?.reason);
     if (applied || pruned) log?.info({ applied, pruned, configHash: result.configHash.slice(0, 12) }, 'reconciled');
-    return outcome.requeueAfterMs ? { requeueAfter: outcome.requeueAfterMs } : {};
+    const requeueAfter = Math.min(outcome.requeueAfterMs || Infinity, checked.recheckMs ?? Infinity);
+    return Number.isFinite(requeueAfter) ? { requeueAfter } : {};
   }
 
   controller.reconcile(async (key, ctx) => {

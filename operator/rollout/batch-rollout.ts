@@ -232,7 +232,10 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
         await input.event('Normal', 'RolloutPaused', `node-agent rollout paused with ${p.outdated} node(s) left on the previous configuration (spec.nodeUpdateStrategy.paused)`);
       }
 
-      const complete = p.complete && base.daemonSetReady;
+      // Done when every node reports the target Ready and the DaemonSet controller has seen the
+      // template: its own ready counters can lag minutes behind under load, and an agent's Ready
+      // (dataplane in sync) says more than its pod's.
+      const complete = p.complete && templateCurrent;
       let counts = p.counts;
       let message = complete ? undefined : p.message;
       let requeueAfterMs = p.recheckMs;

@@ -31,9 +31,10 @@ const skip = await why();
 
 interface Diagnosis { code: number | null; findings: Finding[]; raw: string }
 
-function diagnose(kubeconfig: string): Promise<Diagnosis> {
+/** extra ['--no-local']: no entering the namespaces; sections and probes come from the agents (/debug/diagnose, /debug/probe). */
+function diagnose(kubeconfig: string, extra: string[] = []): Promise<Diagnosis> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'diagnose', '-o', 'json', '--kubeconfig', kubeconfig], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'diagnose', '-o', 'json', '--kubeconfig', kubeconfig, ...extra], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
@@ -57,11 +58,11 @@ describe('weft diagnose: fault injection on a sandbox cluster', { skip }, () => 
   const undo: (() => Promise<unknown>)[] = [];
 
   /** Polls diagnose until its findings are exactly `want` (id@node), for up to timeoutMs. */
-  async function expectFindings(want: string[], timeoutMs: number): Promise<Diagnosis> {
+  async function expectFindings(want: string[], timeoutMs: number, extra: string[] = []): Promise<Diagnosis> {
     const deadline = Date.now() + timeoutMs;
     let last: Diagnosis | undefined;
     for (;;) {
-      last = await diagnose(kubeconfig);
+      last = await diagnose(kubeconfig, extra);
       if (JSON.stringify(brief(last.findings)) === JSON.stringify([...want].sort())) return last;
       if (Date.now() > deadline) break;
       await sleep(2000);
@@ -101,6 +102,7 @@ describe('weft diagnose: fault injection on a sandbox cluster', { skip }, () => 
   test('the healthy sandbox: no findings, exit code 0', async () => {
     const d = await expectFindings([], 90_000);
     assert.equal(d.code, 0);
+    assert.equal((await expectFindings([], 30_000, ['--no-local'])).code, 0, 'and from the agents alone');
   });
 
   test('underlay MTU lowered on node-3 below pod MTU + VXLAN overhead', async () => {
@@ -111,6 +113,8 @@ describe('weft diagnose: fault injection on a sandbox cluster', { skip }, () => 
     assert.equal(d.code, 2);
     assert.match(d.findings[0]!.remediation, /spec\.network\.mtu to at most 1350/);
     assert.ok(d.findings[0]!.evidence.some((e) => /DF ping .*node-3/.test(e)), 'the failing DF probes are its evidence');
+    const remote = await expectFindings(['mtu-exceeds-underlay@node-3'], 30_000, ['--no-local']);
+    assert.ok(remote.findings[0]!.evidence.some((e) => /DF ping .*node-3/.test(e)), 'the agents\' /debug/probe DF pings are its evidence');
     await undo.pop()!();
     await expectFindings([], 30_000);
   });
@@ -160,6 +164,7 @@ describe('weft diagnose: fault injection on a sandbox cluster', { skip }, () => 
     undo.push(() => nsMust(ns, ['nft', 'delete', 'table', 'inet', NFT_TABLE]));
     const d = await expectFindings(['vxlan-udp-blocked@node-3'], 30_000);
     assert.match(d.findings[0]!.remediation, /UDP 4789/);
+    await expectFindings(['vxlan-udp-blocked@node-3'], 30_000, ['--no-local']);
     await undo.pop()!();
     await expectFindings([], 30_000);
   });
@@ -170,6 +175,7 @@ describe('weft diagnose: fault injection on a sandbox cluster', { skip }, () => 
     undo.push(() => nsMust(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']));
     const d = await expectFindings(['kernel-ip-forward-off@node-2'], 20_000);
     assert.match(d.findings[0]!.remediation, /ip_forward=1/);
+    await expectFindings(['kernel-ip-forward-off@node-2'], 20_000, ['--no-local']);
     await undo.pop()!();
     await expectFindings([], 30_000);
   });

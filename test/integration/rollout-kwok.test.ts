@@ -109,10 +109,10 @@ describe(`node-agent rollout on ${NODES} kwok nodes`, { skip }, () => {
     }, timeoutMs, 500);
   }
 
-  async function podsByNode(): Promise<Map<string, { uid: string; hash?: string }>> {
+  async function podsByNode(): Promise<Map<string, { uid: string; name: string; hash?: string }>> {
     const r = await admin.request<{ items: (Pod & { metadata: { uid: string; annotations?: Record<string, string> } })[] }>(`/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io/name=weft-node`, { verb: 'list' });
-    const m = new Map<string, { uid: string; hash?: string }>();
-    for (const p of r.items) if (!p.metadata.deletionTimestamp) m.set(p.spec!.nodeName!, { uid: p.metadata.uid, hash: p.metadata.annotations?.[annotations.configHash] });
+    const m = new Map<string, { uid: string; name: string; hash?: string }>();
+    for (const p of r.items) if (!p.metadata.deletionTimestamp) m.set(p.spec!.nodeName!, { uid: p.metadata.uid, name: p.metadata.name!, hash: p.metadata.annotations?.[annotations.configHash] });
     return m;
   }
 
@@ -150,6 +150,12 @@ describe(`node-agent rollout on ${NODES} kwok nodes`, { skip }, () => {
     await applyInstallation(spec(1410));
     // Restart the operator mid-rollout: the new one derives where the rollout stands from the cluster.
     await waitFor('a third of the nodes replaced', () => deletions.length >= NODES / 3, 300_000, 50);
+    // The hook saw the deletes go out; stop only once the API server has them all (stopping
+    // aborts requests in flight, and a delete that never arrived is rightly sent again).
+    await waitFor('the batch deleted', async () => {
+      const live = new Set([...(await podsByNode()).values()].map((p) => p.name));
+      return deletions.every((d) => !live.has(d.pod));
+    }, 60_000, 50);
     const statusWritesFirst = op.installation.stats.statusWrites - statusWritesBefore;
     await stopOperator();
     const deletedBeforeRestart = deletions.length;

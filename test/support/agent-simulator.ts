@@ -6,6 +6,7 @@
 // replaced) and a Ready condition. Failures are injectable per node (issue 8's rollout tests).
 import { KubeConfig } from '@kubernetes/client-node';
 import { annotations, names } from '../../api/index.ts';
+import { UNINSTALLED_CONDITION, uninstallRequested } from '../../api/lifecycle.ts';
 import { canonicalJSON } from '../../operator/apply/compare.ts';
 import { Informer, KubeClient, isNotFound, type KubeObject } from '../../operator/runtime/index.ts';
 
@@ -18,6 +19,8 @@ export interface InjectedFailure {
   mtu?: number;
   /** Report this underlay address (CIDR form) instead of the default. */
   address?: string;
+  /** Never answer the uninstall marker, and stop reporting at all from then on (a hung agent). */
+  ignoreUninstall?: boolean;
 }
 
 export interface AgentSimulatorOptions {
@@ -50,6 +53,9 @@ export class AgentSimulator {
   private readonly stopper = new AbortController();
   private runs: Promise<unknown>[] = [];
   private wake: (() => void) | undefined;
+  /** Agent pods (uids) that cleaned their node for an uninstall: like the real agent, they
+   *  never report (nor re-create their NodeNetwork) again. */
+  private readonly uninstalledPods = new Set<string>();
   /** Writes made, for tests that count API traffic. */
   writes = 0;
 
@@ -149,6 +155,26 @@ export class AgentSimulator {
     if (f.stalled) return;
     const pod = this.podOn(nodeName);
     if (!pod) return; // no agent running on that node: nobody reports
+    if (this.uninstalledPods.has(pod.metadata?.uid ?? '')) return;
+    const marked = this.nodeNetworks.store.get(nodeName);
+    if (marked && uninstallRequested(marked)) {
+      // The uninstall handshake (docs/adr/0009): the real agent cleans its node, then says so.
+      if (f.ignoreUninstall) {
+        // A hung agent: it neither cleans nor reports, nor does anything after.
+        this.uninstalledPods.add(pod.metadata?.uid ?? '');
+        return;
+      }
+      await this.client.request(`/apis/network.weft.dev/v1/nodenetworks/${nodeName}/status`, {
+        verb: 'patch', method: 'PATCH', contentType: 'application/merge-patch+json',
+        body: { status: { conditions: [
+          { type: 'Ready', status: 'False', reason: 'Uninstalling', message: 'the Installation is being deleted' },
+          { type: UNINSTALLED_CONDITION, status: 'True', reason: 'Cleaned', message: 'test-side agent simulator: nothing to clean on a kwok node' },
+        ] } },
+      });
+      this.writes++;
+      this.uninstalledPods.add(pod.metadata?.uid ?? '');
+      return;
+    }
     const hash = pod.metadata?.annotations?.[annotations.configHash];
     const status = {
       address: f.address ?? this.addressFor(nodeName),

@@ -28,7 +28,12 @@ import {
   AgentApi, API_VERSION, nodeOwnerReference, resources, type IPAMBlockObject, type NodeNetworkObject, type NodeObject, type PodObject,
 } from './kube.ts';
 import { selectorMatches as matchesSelector } from '../../../api/label-selector.ts';
+import { UNINSTALLED_CONDITION, uninstallRequested } from '../../../api/lifecycle.ts';
+import { cleanupNode, describeCleanup } from './uninstall.ts';
 import { computePeers, ipamBlockPeerKey, isIPv4Cidr, nodeNetworkPeerKey } from './peers.ts';
+import { NodeEventRecorder, kubeEventSender } from './events.ts';
+import { PassObserver, type PassFacts } from './observe.ts';
+import { ProbeHandler, probePeers } from './probe.ts';
 
 export interface AgentOptions {
   nodeName: string;
@@ -95,6 +100,9 @@ export class NodeAgent {
   private dirty = false;
   private stopped = false;
   private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.2 });
+  /** /debug/probe: pings only to peers' underlay and VTEP addresses (./probe.ts). */
+  private probes: ProbeHandler | undefined;
+  nodeEvents: NodeEventRecorder | undefined;
 
   /** What the last pass found; served by /debug/diagnose and used for readiness. */
   state = {
@@ -114,6 +122,10 @@ export class NodeAgent {
   };
   private lastStatus: NodeNetworkStatus | undefined;
   private nodeNetworkGone = false;
+  /** Node Events and the MTU/BGP gauges, on transitions (./observe.ts); set once the client exists. */
+  private observer: PassObserver | undefined;
+  /** Set once this node was cleaned for an uninstall: from then on a pass changes nothing. */
+  private uninstalled = false;
   private lastStatusWrite = 0;
 
   constructor(private readonly o: AgentOptions) {
@@ -139,6 +151,7 @@ export class NodeAgent {
     this.cfg = await loadConfig(this.o.configDir, this.o.image);
     log.info({ configDir: this.o.configDir, hash: this.cfg.hash, pools: this.cfg.config.pools.map((p) => `${p.name}=${p.cidr}/${p.blockSize} ${p.dataplane}`) }, 'loaded configuration');
 
+    this.probes = new ProbeHandler({ runner: this.runner, peers: () => (this.nodeNetworks ? probePeers(this.nodeNetworks.store.list(), this.o.nodeName) : []) });
     this.http = await startAgentHttpServer({
       port: this.o.healthPort,
       host: this.o.healthHost,
@@ -146,11 +159,14 @@ export class NodeAgent {
       healthz: () => ({ ok: !this.stopped }),
       readyz: () => (this.ready ? { ok: true } : { ok: false, detail: !this.state.conflistWritten ? 'conflist not written yet' : `kernel not in sync${this.state.lastError ? `: ${this.state.lastError}` : ''}` }),
       diagnose: () => this.diagnose(),
+      probe: (q) => this.probes!.handle(q),
     });
     log.info({ port: this.http.port }, 'serving /healthz /readyz /metrics /debug/diagnose');
 
     this.client = new KubeClient(this.o.kubeConfig, { metrics: this.metrics.runtime, userAgent: `weft-node/${this.o.version}` });
     this.api = new AgentApi(this.client, (verb) => this.metrics.apiErrors.inc({ verb }));
+    this.nodeEvents = new NodeEventRecorder({ node: () => ({ name: this.o.nodeName, ...(this.node?.metadata?.uid ? { uid: this.node.metadata.uid } : {}) }), send: kubeEventSender(this.client), log: log.child({ part: 'events' }) });
+    this.observer = new PassObserver({ metrics: this.metrics, recorder: this.nodeEvents, node: this.o.nodeName });
     this.node = await this.retry('get this node\'s Node object', () => this.api.getNode(this.o.nodeName));
 
     this.underlay = await this.retry('detect the underlay address', () => detectUnderlay({
@@ -206,6 +222,8 @@ export class NodeAgent {
   }
 
   private onEvent<T extends KubeObject>(ev: InformerEvent<T>, key: (o: T) => string, isNodeNetwork: boolean): void {
+    // The operator marks our NodeNetwork when the Installation is deleted (docs/adr/0009).
+    if (isNodeNetwork && ev.obj.metadata?.name === this.o.nodeName && !this.uninstalled && uninstallRequested(ev.obj)) { this.schedule(0); return; }
     if (ev.type === 'update' && key(ev.obj) === key(ev.old)) return;
     if (isNodeNetwork && ev.obj.metadata?.name === this.o.nodeName) {
       // Our own NodeNetwork changes because we wrote it; peers do not depend on it. Deleted
@@ -260,12 +278,14 @@ export class NodeAgent {
   private async pass(): Promise<PassResult> {
     const t0 = performance.now();
     this.state.passes++;
+    if (this.uninstalled || uninstallRequested(this.nodeNetworks.store.get(this.o.nodeName))) return this.uninstallPass();
     const node = this.nodeInformer.store.get(this.o.nodeName) ?? this.node;
     this.node = node;
     const problems: ConditionInput[] = [];
     let again = false;
     let ok = true;
     const pools = this.selectedPools();
+    let conflistWritten: PassFacts['conflistWritten'];
 
     // IPAM
     let ipam: IpamSnapshot | undefined;
@@ -288,7 +308,10 @@ export class NodeAgent {
       } else {
         try {
           const text = conflistText(fillConflist(this.cfg.conflistTemplate, ipam.blocks.map((b) => b.cidr), this.o.ipamDataDir));
-          if (await writeFileIfChanged(this.confPath, text)) this.log.info({ path: this.confPath, ranges: ipam.blocks.map((b) => b.cidr) }, 'wrote CNI conflist');
+          if (await writeFileIfChanged(this.confPath, text)) {
+            this.log.info({ path: this.confPath, ranges: ipam.blocks.map((b) => b.cidr) }, 'wrote CNI conflist');
+            conflistWritten = { path: this.confPath, ranges: ipam.blocks.map((b) => b.cidr) };
+          }
           this.state.conflistWritten = true;
           this.state.conflistPath = this.confPath;
         } catch (e) {
@@ -300,6 +323,7 @@ export class NodeAgent {
     }
 
     // Kernel
+    const kernelAttempted = !!(this.o.kernel && ipam && this.underlay);
     if (this.o.kernel && ipam && this.underlay) {
       try {
         await this.syncKernel(pools, ipam);
@@ -311,6 +335,9 @@ export class NodeAgent {
         problems.push({ type: 'Ready', status: 'False', reason: 'KernelSyncFailed', message: (e as Error).message.slice(0, 2000) });
       }
     }
+
+    // Before the status write: lastStatus is still what the cluster shows (see PassFacts.persisted).
+    this.observer?.observe(this.passFacts(pools, ipam, kernelAttempted, conflistWritten));
 
     // Status
     try {
@@ -437,6 +464,22 @@ export class NodeAgent {
     return s;
   }
 
+  private passFacts(pools: EffectivePool[], ipam: IpamSnapshot | undefined, kernelAttempted: boolean, conflistWritten: PassFacts['conflistWritten']): PassFacts {
+    const u = this.underlay;
+    const daemon = this.state.lastSync?.daemon;
+    return {
+      ...(kernelAttempted ? { kernel: { inSync: this.state.kernelInSync, ...(this.state.lastError ? { error: this.state.lastError } : {}) } } : {}),
+      ...(u ? { mtu: { pod: this.cfg.config.mtu, underlay: u.mtu, overhead: this.overhead(pools), interface: u.interface } } : {}),
+      ...(this.state.backend === 'bgp' && daemon ? { bgpSessions: daemon.sessions } : {}),
+      ...(ipam ? { released: ipam.released, claimed: ipam.claimed, exhaustedPools: ipam.exhaustedPools } : {}),
+      ...(conflistWritten ? { conflistWritten } : {}),
+      persisted: {
+        mtuTooLarge: this.lastStatus?.conditions?.some((c) => c.type === 'MTUTooLarge' && c.status === 'True') ?? false,
+        kernelFailed: this.lastStatus?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'KernelSyncFailed') ?? false,
+      },
+    };
+  }
+
   private overhead(pools: EffectivePool[]): number {
     const b = this.backendFor(pools);
     return b.startsWith('vxlan') ? 50 : b.startsWith('ipip') ? 20 : 0;
@@ -492,6 +535,9 @@ export class NodeAgent {
       vxlanDevice: `${this.linkPrefix}.vxlan`,
       nftTable: this.nftTable,
       protocol: WEFT_ROUTE_PROTOCOL,
+      procSysRoot: this.procSysRoot,
+      ...(this.cfg ? { conflistPath: this.confPath, binDir: join(this.o.hostRoot, this.cfg.config.cni.binDir) } : {}),
+      ...(this.cfg?.config.bgp.enabled && this.o.kernel ? { bird: { socketPath: this.o.bird.socketPath } } : {}),
       state: {
         node: this.o.nodeName,
         version: this.o.version,
@@ -502,7 +548,50 @@ export class NodeAgent {
         lastSync: this.state.lastSync ? { ...this.state.lastSync, kernel: { ops: this.state.lastSync.kernel.ops, durationMs: this.state.lastSync.kernel.durationMs } } : undefined,
       },
     });
-    return { ...d, sysctls: this.state.lastSync?.sysctls ?? [], bgpSessions: this.state.lastSync?.daemon?.sessions ?? [] };
+    return d;
+  }
+
+  /** Uninstall (the operator marked our NodeNetwork): clean the node, report Uninstalled, and
+   *  from then on do nothing — no IPAM claims, no conflist, no kernel, no re-created NodeNetwork.
+   *  SIGTERM alone never gets here: an upgrade sends it too. */
+  private async uninstallPass(): Promise<PassResult> {
+    if (this.uninstalled) return { ok: true, again: false };
+    let condition: { type: string; status: 'True' | 'False'; reason: string; message: string };
+    try {
+      const report = await cleanupNode({
+        runner: this.runner,
+        kernel: this.o.kernel,
+        linkPrefix: this.linkPrefix,
+        nftTable: this.nftTable,
+        protocol: WEFT_ROUTE_PROTOCOL,
+        conflistPaths: [this.confPath],
+        ipamStoreDirs: [this.storeDir],
+        ...(this.o.kernel ? { bird: this.o.bird } : {}),
+      });
+      const message = describeCleanup(report);
+      this.log.info({ ...report }, 'uninstall: node cleaned');
+      condition = report.remaining.length
+        ? { type: UNINSTALLED_CONDITION, status: 'False', reason: 'CleanupIncomplete', message }
+        : { type: UNINSTALLED_CONDITION, status: 'True', reason: 'Cleaned', message };
+      this.uninstalled = report.remaining.length === 0;
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'uninstall: cleaning the node failed; retrying');
+      condition = { type: UNINSTALLED_CONDITION, status: 'False', reason: 'CleanupFailed', message: (e as Error).message.slice(0, 2000) };
+    }
+    this.state.conflistWritten = false;
+    this.state.kernelInSync = false;
+    try {
+      const conditions = mergeConditions(this.lastStatus?.conditions, [
+        { type: 'Ready', status: 'False', reason: 'Uninstalling', message: 'the Installation is being deleted; this node is removing Weft' },
+        condition,
+      ], new Date());
+      const updated = await this.api.patchNodeNetworkStatus(this.o.nodeName, { status: { conditions } });
+      this.lastStatus = updated.status;
+    } catch (e) {
+      // Gone already (the operator deletes NodeNetworks last): nobody waits for the report.
+      if (!isNotFound(e)) { this.log.warn({ err: (e as Error).message }, 'uninstall: reporting failed; retrying'); return { ok: false, again: false }; }
+    }
+    return { ok: condition.status === 'True', again: false };
   }
 
   /** Graceful stop: informers, timers and the HTTP server end; the kernel, the conflist and

@@ -18,6 +18,10 @@ export interface AgentMetrics {
   apiErrors: Counter<'verb'>;
   peers: Gauge;
   ready: Gauge;
+  podMtu: Gauge;
+  underlayMtu: Gauge;
+  encapsulationOverhead: Gauge;
+  bgpSessionUp: Gauge<'peer'>;
 }
 
 export function createAgentMetrics(defaultMetrics = false): AgentMetrics {
@@ -42,5 +46,10 @@ export function createAgentMetrics(defaultMetrics = false): AgentMetrics {
     apiErrors: new Counter({ name: 'weft_node_api_errors_total', help: 'Failed requests to the Kubernetes API, by verb.', labelNames: ['verb'], registers }),
     peers: new Gauge({ name: 'weft_node_peers', help: 'Other nodes this node routes to.', registers }),
     ready: new Gauge({ name: 'weft_node_ready', help: '1 when the conflist is written and the kernel is in sync.', registers }),
+    // The three MTU gauges let one rule say "pod MTU + overhead > underlay MTU" per node.
+    podMtu: new Gauge({ name: 'weft_node_pod_mtu_bytes', help: 'Pod MTU this agent configures (the conflist\'s mtu).', registers }),
+    underlayMtu: new Gauge({ name: 'weft_node_underlay_mtu_bytes', help: 'MTU of the detected underlay interface.', registers }),
+    encapsulationOverhead: new Gauge({ name: 'weft_node_encapsulation_overhead_bytes', help: 'Bytes of encapsulation the node\'s backend adds (VXLAN 50, IPIP 20, host-gw and BGP 0).', registers }),
+    bgpSessionUp: new Gauge({ name: 'weft_node_bgp_session_up', help: '1 per BGP session that is Established, 0 otherwise, by peer address (BGP dataplane only).', labelNames: ['peer'], registers }),
   };
 }

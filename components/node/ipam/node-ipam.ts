@@ -27,6 +27,8 @@ export interface IpamSnapshot {
   leaked: number;
   released: number;
   exhaustedPools: string[];
+  /** Blocks this pass claimed (for the BlockClaimed Node event). */
+  claimed: { pool: string; cidr: string; reason: string }[];
   /** A block was claimed or given back: run another pass once the cache has it. */
   changed: boolean;
 }
@@ -96,6 +98,7 @@ export class NodeIpam {
     let allocatedIn = counter(ips);
 
     const exhaustedPools: string[] = [];
+    const claimed: IpamSnapshot['claimed'] = [];
     for (const pool of inp.selectedPools) {
       const poolBlocks = owned.filter((b) => blockInPool(b, pool)).map((b) => normalizeCidr(b.spec.cidr));
       const reason: ClaimReason | null = claimReason(poolBlocks, allocatedIn, this.o.threshold);
@@ -112,6 +115,7 @@ export class NodeIpam {
       owned.push(out.block);
       changed = true;
       metrics.blockClaims.inc({ pool: pool.name, reason });
+      claimed.push({ pool: pool.name, cidr: out.block.spec.cidr, reason });
       log.info({ pool: pool.name, block: out.block.spec.cidr, reason, attempts: out.attempts, lostRaces: out.lostRaces.length, ms: Math.round(performance.now() - t0) }, 'claimed IPAM block');
     }
 
@@ -164,6 +168,7 @@ export class NodeIpam {
       leaked: this.leaked,
       released: this.released,
       exhaustedPools,
+      claimed,
       changed,
     };
   }
