@@ -13,9 +13,9 @@ test('durations: 250ms, 30s, 10m, 1h, plain milliseconds; garbage is refused', (
   assert.throws(() => parseDuration('ten minutes'), /not a duration/);
 });
 
-test('weft-node has agent and install-cni, and agent defaults match the DaemonSet', () => {
+test('weft-node has agent, install-cni and cleanup, and agent defaults match the DaemonSet', () => {
   const p = buildProgram();
-  assert.deepEqual(p.commands.map((c) => c.name()).sort(), ['agent', 'install-cni']);
+  assert.deepEqual(p.commands.map((c) => c.name()).sort(), ['agent', 'cleanup', 'install-cni']);
   const agent = p.commands.find((c) => c.name() === 'agent')!;
   const defaults = Object.fromEntries(agent.options.map((o) => [o.attributeName(), o.defaultValue]));
   assert.equal(defaults.healthPort, 9099);
