@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { createOperator } from '../../operator/operator.ts';
 import { batchRollout } from '../../operator/rollout/batch-rollout.ts';
-import { KubeClient, createLogger, type KubeObject, type RequestInfo } from '../../operator/runtime/index.ts';
+import { Informer, KubeClient, createLogger, type KubeObject, type RequestInfo } from '../../operator/runtime/index.ts';
 import { AgentSimulator } from '../../test/support/agent-simulator.ts';
 import { startControlPlane } from '../../test/support/controlplane.ts';
 import { createFakeNodes, waitFakeNodesReady } from '../../test/support/kwok.ts';
@@ -45,6 +45,42 @@ interface DsObj extends KubeObject {
 }
 
 const NATIVE_NS = 'bench-native';
+
+interface TrackedPod extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** When each agent pod was first seen created, bound, Running and deleted, and each NodeNetwork's reports: where a batch's time goes. */
+class Tracker {
+  readonly created = new Map<string, { node?: string; at: number; running?: number }>();
+  readonly nnReady = new Map<string, { hash?: string; at: number }[]>();
+  private readonly stop = new AbortController();
+  constructor(client: KubeClient) {
+    const pods = new Informer<TrackedPod>({ client, resource: { version: 'v1', plural: 'pods', namespace: 'weft-system', labelSelector: 'app.kubernetes.io/name=weft-node' } });
+    const nns = new Informer<KubeObject & { status?: { configHash?: string; conditions?: { type: string; status: string }[] } }>({ client, resource: { group: 'network.weft.dev', version: 'v1', plural: 'nodenetworks' } });
+    pods.subscribe((ev) => {
+      const uid = ev.obj.metadata?.uid ?? '';
+      const now = Date.now();
+      let c = this.created.get(uid);
+      if (!c) this.created.set(uid, (c = { at: now }));
+      if (ev.obj.spec?.nodeName) c.node = ev.obj.spec.nodeName;
+      if (ev.obj.status?.phase === 'Running' && c.running === undefined) c.running = now;
+    });
+    nns.subscribe((ev) => {
+      const st = ev.obj.status;
+      if (!st?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')) return;
+      const list = this.nnReady.get(ev.obj.metadata!.name!) ?? [];
+      if (list.at(-1)?.hash !== st.configHash) list.push({ hash: st.configHash, at: Date.now() });
+      this.nnReady.set(ev.obj.metadata!.name!, list);
+    });
+    void pods.start(this.stop.signal);
+    void nns.start(this.stop.signal);
+  }
+  close(): void {
+    this.stop.abort();
+  }
+}
 function nativeDaemonSet(rev: number): unknown {
   return {
     apiVersion: 'apps/v1',
@@ -91,7 +127,13 @@ async function main(): Promise<void> {
       rollout: batchRollout(),
     });
     const requests: RequestInfo[] = [];
-    op.manager.client.onRequest((r) => requests.push(r));
+    const deletes: { pod: string; at: number }[] = [];
+    op.manager.client.onRequest((r) => {
+      requests.push(r);
+      const m = /\/pods\/([^/?]+)$/.exec(r.path);
+      if (r.verb === 'delete' && m) deletes.push({ pod: m[1]!, at: Date.now() });
+    });
+    const tracker = new Tracker(admin);
     const run = op.run();
     stopOp = async () => {
       op.stop();
@@ -136,6 +178,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= opts.rounds; round++) {
       mtu += 10;
       const from = requests.length;
+      const fromDelete = deletes.length;
       const simWrites = sim.writes;
       t = Date.now();
       await applyInst(mtu);
@@ -145,6 +188,23 @@ async function main(): Promise<void> {
       const window = requests.slice(from);
       const byVerb: Record<string, number> = {};
       for (const r of window) byVerb[r.verb] = (byVerb[r.verb] ?? 0) + 1;
+      // Per batch: from its first delete to the last new pod created, Running, NodeNetwork Ready on the target, and the next batch.
+      const target = (await admin.request<{ status?: { configHash?: string } }>('/apis/operator.weft.dev/v1/installations/default', { verb: 'get' })).status?.configHash;
+      const ds = deletes.slice(fromDelete);
+      const batches: { at: number; pods: string[] }[] = [];
+      for (const d of ds) {
+        const b = batches.at(-1);
+        if (b && d.at - b.at < 200) b.pods.push(d.pod);
+        else batches.push({ at: d.at, pods: [d.pod] });
+      }
+      const uidsAfter = [...tracker.created.values()];
+      for (const [i, b] of batches.entries()) {
+        const next = batches[i + 1]?.at;
+        const fresh = uidsAfter.filter((c) => c.at >= b.at && (next === undefined || c.at < next));
+        const maxOf = (xs: (number | undefined)[]) => (xs.length && xs.every((x) => x !== undefined) ? ((Math.max(...(xs as number[])) - b.at) / 1000).toFixed(2) : '?');
+        const nnAt = fresh.map((c) => tracker.nnReady.get(c.node ?? '')?.find((r) => r.hash === target && r.at >= b.at)?.at);
+        log(`#   batch ${i + 1}: ${b.pods.length} deletes; last new pod created +${maxOf(fresh.map((c) => c.at))} s, Running +${maxOf(fresh.map((c) => c.running))} s, NodeNetwork Ready +${maxOf(nnAt)} s; next batch +${next ? ((next - b.at) / 1000).toFixed(2) : '-'} s`);
+      }
       log(`# round ${round} Weft: ${w.toFixed(1)} s; operator API requests ${window.length} = ${(window.length / n).toFixed(2)}/node (${Object.entries(byVerb).map(([k, v]) => `${k} ${v}`).join(', ')}); simulator NodeNetwork writes ${((sim.writes - simWrites) / n).toFixed(2)}/node`);
 
       t = Date.now();
@@ -157,6 +217,7 @@ async function main(): Promise<void> {
     const wm = median(weft);
     const nm = median(native);
     log(`# ${n} nodes, maxUnavailable ${opts.maxUnavailable}: Weft ${weft.map((x) => x.toFixed(1)).join(', ')} s; native ${native.map((x) => x.toFixed(1)).join(', ')} s (goal: Weft within 1.2x)`);
+    tracker.close();
     log(`ratio=${(wm / nm).toFixed(2)} weft=${wm.toFixed(1)} native=${nm.toFixed(1)}`);
   } finally {
     await stopOp?.();
