@@ -8,10 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EffectiveConfig } from '../../api/effective-config.ts';
 import type { BackendName } from '../../components/node/backends/index.ts';
 import { KubeClient } from '../../operator/runtime/index.ts';
 import { renderBirdTemplate } from '../../render/bird.ts';
@@ -20,48 +18,15 @@ import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from
 import { POOL, TestCluster, type TestNode } from './support/cluster.ts';
 import { cniAdd, cniDel, type CniConflist, type CniResult } from './support/cni.ts';
 import { dataplaneUnavailable, must, nsRun, sleep } from './support/run.ts';
+import { agentProcesses, effectiveConfig, freePort, until } from './support/agents.ts';
 
 const skipReason = dataplaneUnavailable() ?? await testenvAvailable().then((e) => (e.ok ? null : e.reason));
 const MAIN = join(repoRoot, 'components/node/main.ts');
 const BLOCK_SIZE = 28; // 13 usable addresses: exhaustion takes 12 pods, not 55
 const GRACE_MS = 3_000;
 
-function effective(mode: BackendName, mtu: number): EffectiveConfig {
-  return {
-    version: 1, mtu, mtuReason: 'test',
-    pools: [{ name: 'default', cidr: POOL, family: 4, blockSize: BLOCK_SIZE, encapsulation: mode === 'vxlan' ? 'VXLAN' : 'None', dataplane: mode, natOutgoing: true, nodeSelector: '' }],
-    bgp: { enabled: mode === 'bgp', fullMesh: mode === 'bgp', asNumber: 64512, peers: [] },
-    autodetection: { v4: { firstFound: true } },
-    cni: { binDir: '/usr/lib/cni', confDir: '/etc/cni/net.d', confName: '10-weft.conflist' },
-    hostPorts: false, bandwidth: false,
-    vxlan: { vni: 4096, port: 4789, device: 'weft.vxlan' },
-    ipip: { device: 'weft.ipip' },
-  };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 interface Agent { node: TestNode; proc: ChildProcess; port: number; log: string; exited: Promise<number | null> }
 interface Pod { name: string; node: TestNode; ip: string; conflist: CniConflist; result: CniResult }
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } } });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 30_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 function scenario(mode: BackendName, mtu: number): void {
   describe(`weft-node agents, ${mode} (pod MTU ${mtu})`, { skip: skipReason ?? false }, () => {
@@ -99,8 +64,8 @@ function scenario(mode: BackendName, mtu: number): void {
         '--status-min-interval', '1s', '--bird-config', join(n.dataDir, 'bird', 'bird.conf'), '--bird-socket', join(n.dataDir, 'bird', 'bird.ctl'),
         '--bird-pid-file', join(n.dataDir, 'bird', 'bird.pid')], { cwd: repoRoot, stdio: ['ignore', fd, fd] });
       closeSync(fd);
-      children.add(proc);
-      const exited = new Promise<number | null>((r) => proc.once('exit', (code) => { children.delete(proc); r(code); }));
+      agentProcesses.add(proc);
+      const exited = new Promise<number | null>((r) => proc.once('exit', (code) => { agentProcesses.delete(proc); r(code); }));
       const a: Agent = { node: n, proc, port, log, exited };
       agents.set(n.name, a);
       return a;
@@ -156,7 +121,7 @@ function scenario(mode: BackendName, mtu: number): void {
       logDir = mkdtempSync(join(tmpdir(), `weft-agents-${c.id}-`));
       cfgDir = join(logDir, 'config');
       mkdirSync(cfgDir);
-      const cfg = effective(mode, mtu);
+      const cfg = effectiveConfig(mode, mtu, BLOCK_SIZE);
       writeFileSync(join(cfgDir, 'config.json'), JSON.stringify(cfg, null, 2));
       writeFileSync(join(cfgDir, 'cni-conflist'), renderConflist(cfg));
       if (mode === 'bgp') writeFileSync(join(cfgDir, 'bird.conf'), renderBirdTemplate(cfg)!);

@@ -12,7 +12,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { annotations, names } from '../../api/index.ts';
@@ -25,6 +24,7 @@ import { condition, installOperatorBase, installationYaml, waitFor } from '../su
 import { TestCluster, type TestNode } from './support/cluster.ts';
 import { cniAdd, type CniConflist, type CniResult } from './support/cni.ts';
 import { dataplaneUnavailable, must, nsRun, sleep } from './support/run.ts';
+import { agentProcesses, freePort } from './support/agents.ts';
 
 const skipReason = dataplaneUnavailable() ?? (await testenvAvailable().then((e) => (e.ok ? null : e.reason)));
 const MAIN = join(repoRoot, 'components/node/main.ts');
@@ -36,25 +36,6 @@ interface PodObj extends KubeObject {
 }
 interface Agent { pod: string; uid: string; hash: string; node: TestNode; proc: ChildProcess; port: number; log: string; exited: Promise<number | null> }
 interface Pod { name: string; node: TestNode; ip: string; conflist: CniConflist; result: CniResult }
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** TEST-SIDE KUBELET STAND-IN: runs the real agent for the agent pod bound to each harness node. */
 class KubeletStandIn {
@@ -126,9 +107,9 @@ class KubeletStandIn {
       { cwd: repoRoot, stdio: ['ignore', fd, fd], env: { ...process.env, WEFT_CONFIG_HASH: hash } },
     );
     closeSync(fd);
-    children.add(proc);
+    agentProcesses.add(proc);
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => {
-      children.delete(proc);
+      agentProcesses.delete(proc);
       r(code);
     }));
     const a: Agent = { pod: pod.metadata!.name!, uid: pod.metadata!.uid!, hash, node: n, proc, port, log, exited };
@@ -238,11 +219,11 @@ describe('node-agent rollout with real agents under continuous ping', { skip: sk
     const pingers = pods.map((from, i) => {
       const to = pods[(i + 1) % pods.length]!;
       const proc = spawn('ip', ['netns', 'exec', from.name, 'ping', '-q', '-i', '0.01', '-W', '1', to.ip], { stdio: ['ignore', 'pipe', 'pipe'] });
-      children.add(proc);
+      agentProcesses.add(proc);
       let out = '';
       proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       const done = new Promise<string>((r) => proc.once('exit', () => {
-        children.delete(proc);
+        agentProcesses.delete(proc);
         r(out);
       }));
       return { proc, done, what: `${from.node.name} -> ${to.node.name}` };
