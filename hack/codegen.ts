@@ -7,7 +7,6 @@ import { stringify } from 'yaml';
 import {
   apiVersionOf,
   resolvedSchema,
-  type JSONSchema,
   type ResourceDescriptor,
 } from '../api/descriptor.ts';
 
@@ -19,11 +18,6 @@ export function crdFileName(d: ResourceDescriptor): string {
 
 export function typesFileName(d: ResourceDescriptor): string {
   return `${d.singular}.ts`;
-}
-
-/** Drops keys that are ours, not the API server's (none today; kept for symmetry with types). */
-function crdSchema(d: ResourceDescriptor): JSONSchema {
-  return resolvedSchema(d);
 }
 
 export function renderCrd(d: ResourceDescriptor): string {
@@ -53,7 +47,7 @@ export function renderCrd(d: ResourceDescriptor): string {
           storage: true,
           subresources: { status: {} },
           ...(d.printerColumns ? { additionalPrinterColumns: d.printerColumns } : {}),
-          schema: { openAPIV3Schema: crdSchema(d) },
+          schema: { openAPIV3Schema: resolvedSchema(d) },
         },
       ],
     },

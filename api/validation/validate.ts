@@ -10,7 +10,6 @@ import { plan, parse, celEnv, isCelError, type CelInput } from '@bufbuild/cel';
 import {
   apiVersionOf,
   descriptorFor,
-  loadDescriptors,
   resolvedSchema,
   type JSONSchema,
   type ResourceDescriptor,
@@ -288,10 +287,6 @@ export function validatorFor(kind: string): ResourceValidator {
     validators.set(kind, v);
   }
   return v;
-}
-
-export function knownKinds(): string[] {
-  return loadDescriptors().map((d) => d.kind);
 }
 
 /**

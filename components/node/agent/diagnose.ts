@@ -4,7 +4,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseBirdProtocols } from '../backends/bgp.ts';
 import { execRunner, type CommandRunner } from '../kernel/exec.ts';
-import { parseSysctlDump } from '../kernel/sysctl.ts';
+import { readSysctls } from '../kernel/sysctl.ts';
 
 async function json(runner: CommandRunner, argv: string[]): Promise<unknown> {
   const r = await runner.run(argv);
@@ -35,8 +35,6 @@ export interface DiagnoseInputs {
 
 const BASE_SYSCTLS = ['net/ipv4/ip_forward', 'net/ipv4/conf/all/rp_filter', 'net/ipv4/neigh/default/gc_thresh3'];
 const CONNTRACK = ['net/netfilter/nf_conntrack_count', 'net/netfilter/nf_conntrack_max'];
-// $1 is the root; an absent file prints an empty value (parseSysctlDump -> null).
-const READ_SCRIPT = 'root=$1; shift; for k; do if [ -r "$root/$k" ]; then printf "%s\\t%s\\n" "$k" "$(cat "$root/$k")"; else printf "%s\\t\\n" "$k"; fi; done';
 
 /** Tunnel devices (vxlan, ipip) in `ip -json -d addr show`, whose rp_filter matters. */
 function tunnelDevices(interfaces: unknown): string[] {
@@ -51,12 +49,9 @@ function tunnelDevices(interfaces: unknown): string[] {
 /** Sysctls and the conntrack fill as they are now (not as the last sync left them). */
 export async function readSysctlsNow(runner: CommandRunner, root: string, devices: string[]): Promise<{ sysctls: unknown; conntrack: unknown }> {
   const keys = [...BASE_SYSCTLS, ...devices.map((d) => `net/ipv4/conf/${d}/rp_filter`), ...CONNTRACK];
-  const r = await runner.run(['sh', '-c', READ_SCRIPT, 'sh', root, ...keys]);
-  if (r.code !== 0) {
-    const error = `reading ${root}: ${r.stderr.trim() || `exit ${r.code}`}`;
-    return { sysctls: { error }, conntrack: { error } };
-  }
-  const values = Object.fromEntries(parseSysctlDump(r.stdout));
+  const read = await readSysctls(runner, keys, root);
+  if ('error' in read) return { sysctls: { error: read.error }, conntrack: { error: read.error } };
+  const values = Object.fromEntries(read.values);
   const [count, max] = CONNTRACK.map((k) => values[k]);
   for (const k of CONNTRACK) delete values[k];
   return {

@@ -51,6 +51,13 @@ export function parseSysctlDump(text: string): Map<string, number | null> {
 const READ_SCRIPT = 'root=$1; shift; for k; do if [ -r "$root/$k" ]; then printf "%s\\t%s\\n" "$k" "$(cat "$root/$k")"; else printf "%s\\t\\n" "$k"; fi; done';
 const WRITE_SCRIPT = 'root=$1; shift; while [ $# -gt 1 ]; do printf "%s" "$2" > "$root/$1" || exit 1; shift 2; done';
 
+/** Current values of `keys` under `root` in one process; an absent key reads as null. Never throws on exit codes. */
+export async function readSysctls(runner: CommandRunner, keys: string[], root = '/proc/sys'): Promise<{ values: Map<string, number | null> } | { error: string }> {
+  const r = await runner.run(['sh', '-c', READ_SCRIPT, 'sh', root, ...keys]);
+  if (r.code !== 0) return { error: `reading ${root}: ${r.stderr.trim() || `exit ${r.code}`}` };
+  return { values: parseSysctlDump(r.stdout) };
+}
+
 /**
  * Reads every sysctl in one process and writes the differing ones in one more. `root` is where
  * /proc/sys is writable: in the unprivileged DaemonSet container /proc/sys is read-only and the
