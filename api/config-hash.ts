@@ -3,23 +3,11 @@
  * node agent must be replaced: it covers what the agent runs with, and nothing informational.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../kube/json.ts';
 import type { EffectiveConfig } from './effective-config.ts';
 
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v === null || typeof v !== 'object') return v;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v).sort()) {
-    const x = (v as Record<string, unknown>)[k];
-    if (x !== undefined) out[k] = sortKeys(x);
-  }
-  return out;
-}
-
-/** JSON with sorted keys: equal values give equal text, whatever order they were built in. */
-export function canonicalJson(v: unknown, indent = 0): string {
-  return JSON.stringify(sortKeys(v), null, indent);
-}
+// Re-exported so render/ (which builds on api/) writes config.json in the same canonical form.
+export { canonicalJson };
 
 export interface HashInput {
   effective: EffectiveConfig;

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { parseAllDocuments } from 'yaml';
 import { annotations } from '../api/index.ts';
 import { findMismatch } from './apply/compare.ts';
-import { isNotFound, sleep, type KubeClient, type KubeObject } from './runtime/index.ts';
+import { isNotFound, sleep, type KubeClient, type KubeObject } from '../kube/index.ts';
 
 export const embeddedCrdDir = fileURLToPath(new URL('../crds/', import.meta.url));
 

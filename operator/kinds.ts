@@ -1,7 +1,7 @@
 // The kinds of object the Installation controller may render, apply, watch and prune. Pruning
 // only ever looks at these kinds (and only at objects carrying the owner label), and the
 // operator's ClusterRole must grant exactly these (test/unit/operator/rbac.test.ts checks it).
-import type { ResourceRef } from './runtime/index.ts';
+import type { ResourceRef } from '../kube/index.ts';
 
 export interface ManagedKind {
   apiVersion: string;

@@ -10,7 +10,7 @@ import { DEFAULT_REGISTRY } from '../render/index.ts';
 import { CrdDowngradeError } from './crds.ts';
 import { createOperator } from './operator.ts';
 import { batchRollout, DEFAULT_BATCH_TIMEOUT_MS } from './rollout/batch-rollout.ts';
-import { createLogger } from './runtime/index.ts';
+import { createLogger } from '../kube/index.ts';
 
 const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

@@ -10,9 +10,9 @@ import { registerInstallationController, type InstallationController } from './c
 import { registerIpamHousekeeping, type IpamHousekeeping } from './controllers/ipam-housekeeping.ts';
 import type { RolloutFactory } from './controllers/rollout.ts';
 import { ensureCrds, type CrdPlanEntry } from './crds.ts';
-import { EventRecorder } from './events.ts';
+import { EventRecorder } from '../kube/events.ts';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.ts';
-import { Manager, startHealthServer, type HealthServer, type StopReason } from './runtime/index.ts';
+import { Manager, startHealthServer, type HealthServer, type StopReason } from '../kube/index.ts';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -76,6 +76,8 @@ export async function createOperator(o: OperatorOptions): Promise<Operator> {
   const namespace = o.namespace ?? names.namespace;
   const manager = new Manager({
     kubeConfig: o.kubeConfig,
+    userAgent: 'weft-operator',
+    metricPrefix: 'weft_',
     registry,
     ...(log ? { logger: log } : {}),
     ...(o.healthPort !== undefined ? { healthPort: o.healthPort, healthHost: o.bindAddress ?? '0.0.0.0' } : {}),

@@ -1,7 +1,8 @@
 /** `weft status [--watch]`: the Installation's state, rollout progress and every node's agent. */
 import type { Command } from 'commander';
 import type { Installation, NodeNetwork } from '../../api/index.ts';
-import { clients, isNotFound, loadKubeConfig } from '../kube.ts';
+import { isNotFound } from '../../kube/errors.ts';
+import { clients, loadKubeConfig } from '../kube.ts';
 import { renderStatus } from '../status-view.ts';
 
 async function snapshot(kubeconfig: string | undefined, maxNodeRows: number | undefined): Promise<string> {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { labels, names, type Installation, type NodeNetwork } from '../../api/index.ts';
 import { UNINSTALL_FINALIZER, UNINSTALLED_CONDITION, uninstallRequested } from '../../api/lifecycle.ts';
 import { managedKinds } from '../../operator/kinds.ts';
-import { KubeClient, isNotFound, type KubeObject } from '../../operator/runtime/index.ts';
+import { KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
 import { loadKubeConfig } from '../kube.ts';
 
 const CRDS = ['installations.operator.weft.dev', 'ipamblocks.network.weft.dev', 'nodenetworks.network.weft.dev'];

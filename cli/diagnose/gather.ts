@@ -3,7 +3,7 @@
 // probes. Every failure to read becomes part of the snapshot, so the analysis reports it.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { encapsulationOverhead, names, configMapKeys, type EffectiveConfig, type EffectiveEncapsulation, type Installation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
-import { KubeClient, isNotFound, type KubeObject } from '../../operator/runtime/index.ts';
+import { KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
 import { parseAgentDiagnose } from './agent-report.ts';
 import { collectLocal, dfProbes, tunnelProbes, type LocalNode } from './node-local.ts';
 import { remoteDfProbes, remoteTunnelProbes, type ProbeFrom } from './remote-probe.ts';

@@ -1,10 +1,12 @@
 // What `sandbox up` needs before it starts anything: root, the Debian packages (hack/install-deps)
 // and the cached control plane build (hack/testenv/build), installed when missing with progress.
+// The sandbox is a developer tool that runs from the checkout, so it runs the checkout's scripts
+// as child processes (never imports them); see README "A developer tool that runs from the checkout".
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Progress, Step } from './progress.ts';
-import { repoRoot } from './paths.ts';
+import { repoRoot, repoScript } from './paths.ts';
 
 export class PreflightError extends Error {}
 
@@ -54,7 +56,7 @@ export async function preflight(progress: Progress): Promise<Prerequisites> {
     );
   }
   await progress.run('Debian packages (hack/install-deps)', async (step) => {
-    const r = await runScript(join(repoRoot, 'hack', 'install-deps'), [], step);
+    const r = await runScript(repoScript('hack/install-deps'), [], step);
     if (r.code !== 0) {
       throw new PreflightError(`hack/install-deps failed (exit ${r.code}); a package could not be installed:\n${r.tail.join('\n')}\n  Fix the apt sources or install the packages it names, then run weft sandbox up again.`);
     }
@@ -65,7 +67,7 @@ export async function preflight(progress: Progress): Promise<Prerequisites> {
     return r.lastOut;
   }, (out) => out.replace(/^install-deps: /, ''));
   const binDir = await progress.run('Kubernetes control plane binaries (hack/testenv/build)', async (step) => {
-    const script = join(repoRoot, 'hack', 'testenv', 'build');
+    const script = repoScript('hack/testenv/build');
     if (spawnSync(script, ['--check']).status !== 0) step.update('not built yet: compiling from Go modules (6-8 minutes the first time)');
     const r = await runScript(script, [], step);
     if (r.code !== 0 || !existsSync(r.lastOut)) {

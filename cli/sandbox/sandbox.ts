@@ -7,10 +7,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Installation, NodeNetwork } from '../../api/index.ts';
 import { validateInstallation } from '../../api/validation/validate.ts';
 import { buildFacts } from '../../operator/controllers/facts.ts';
-import { KubeClient, isNotFound, type KubeObject } from '../../operator/runtime/index.ts';
+import { KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
 import { defaultRenderOptions, formatExplanation, render } from '../../render/index.ts';
 // TEMPORARY: the control-plane launcher of the integration tests (to move to a product module).
-import { startControlPlane, type ControlPlane } from './controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
 import { must, run, sleep } from './exec.ts';
 import { DocumentError, loadDocuments } from '../load-documents.ts';
 import { connectivityMatrix, pathMtu, throughput, type CheckResult, type Endpoint } from './checks.ts';
@@ -266,6 +266,8 @@ export async function sandboxUp(opts: UpOptions): Promise<number> {
 
     const cp = await guard(progress.run('control plane: etcd, kube-apiserver, controller-manager, scheduler', async () => {
       r.cp = await startControlPlane({
+        binDir: pre.binDir,
+        name: 'weft-sandbox',
         netns: topology.controlPlane.netns,
         listenAddress: topology.controlPlane.address,
         dir: paths.controlPlane,

@@ -2,7 +2,7 @@
 // weft-node: the node agent (`agent`) and the CNI binary installer (`install-cni`) of the
 // weft-node DaemonSet. Every host path and port is a flag, so several agents run side by side
 // on one machine (tests, `weft sandbox`), each with --netns for its node's network namespace.
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../kube/kubeconfig.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -36,13 +36,6 @@ function parseFraction(text: string): number {
 
 function logger(level: string, extra: Record<string, unknown>) {
   return pino({ name: 'weft-node', level, timestamp: pino.stdTimeFunctions.isoTime, base: { pid: process.pid, ...extra } });
-}
-
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
 }
 
 export function buildProgram(): Command {

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { NodeDataplane, type BackendName, type PeerNode } from '../../components/node/backends/index.ts';
 import { TestCluster } from '../../test/dataplane/support/cluster.ts';
 import { beginRun, endRun } from '../../test/dataplane/support/cleanup.ts';
-import { dataplaneUnavailable, must, nsRun, nsSpawn, sleep } from '../../test/dataplane/support/run.ts';
+import { dataplaneUnavailable, must, nsRun, nsSpawn, sleep } from '../../cli/sandbox/exec.ts';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 2);

@@ -18,8 +18,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { KubeClient, type KubeObject } from '../../operator/runtime/index.ts';
-import { repoRoot, startControlPlane } from '../../test/support/controlplane.ts';
+import { KubeClient, type KubeObject } from '../../kube/index.ts';
+import { startControlPlane } from '../../kube/envtest.ts';
+import { ensureTestenv, repoRoot } from '../testenv/assets.ts';
 import { createFakeNodes } from '../../test/support/kwok.ts';
 import { installOperatorBase, waitFor } from '../../test/support/operator-env.ts';
 
@@ -66,7 +67,7 @@ function requestCounts(metrics: string): Record<string, number> {
 async function main(): Promise<void> {
   const n = opts.nodes;
   log(`# bench:operator: ${n} nodes${opts.kwok ? ' (kwok, controller-manager, scheduler)' : ' (plain Node objects, no kwok)'}`);
-  const cp = await startControlPlane({ controllerManager: opts.kwok, scheduler: opts.kwok, kwok: opts.kwok, startTimeoutMs: 120_000 });
+  const cp = await startControlPlane({ binDir: await ensureTestenv(), controllerManager: opts.kwok, scheduler: opts.kwok, kwok: opts.kwok, startTimeoutMs: 120_000 });
   const admin = new KubeClient(cp.kubeConfig, { requestTimeoutMs: 120_000 });
   let child: ReturnType<typeof spawn> | undefined;
   try {

@@ -20,9 +20,10 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { createOperator } from '../../operator/operator.ts';
 import { batchRollout } from '../../operator/rollout/batch-rollout.ts';
-import { Informer, KubeClient, createLogger, type KubeObject, type RequestInfo } from '../../operator/runtime/index.ts';
+import { Informer, KubeClient, createLogger, type KubeObject, type RequestInfo } from '../../kube/index.ts';
 import { AgentSimulator } from '../../test/support/agent-simulator.ts';
-import { startControlPlane } from '../../test/support/controlplane.ts';
+import { startControlPlane } from '../../kube/envtest.ts';
+import { ensureTestenv } from '../testenv/assets.ts';
 import { createFakeNodes, waitFakeNodesReady } from '../../test/support/kwok.ts';
 import { installOperatorBase, installationYaml, serviceAccountKubeConfig, waitFor } from '../../test/support/operator-env.ts';
 
@@ -104,7 +105,7 @@ function nativeDaemonSet(rev: number): unknown {
 async function main(): Promise<void> {
   const n = opts.nodes;
   log(`# starting the control plane (controller-manager, scheduler, kwok) with ${n} nodes`);
-  const cp = await startControlPlane({ controllerManager: true, scheduler: true, kwok: true, startTimeoutMs: 180_000 });
+  const cp = await startControlPlane({ binDir: await ensureTestenv(), controllerManager: true, scheduler: true, kwok: true, startTimeoutMs: 180_000 });
   const admin = new KubeClient(cp.kubeConfig);
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-rollout-'));
   let sim: AgentSimulator | undefined;

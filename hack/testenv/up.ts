@@ -1,7 +1,7 @@
 /**
  * Entry point of hack/testenv/up. Without --serve it launches itself with --serve as a detached
  * supervisor, waits until the control plane is ready and prints where it is. With --serve it is
- * that supervisor: it owns the control plane (test/support/controlplane.ts) until SIGTERM
+ * that supervisor: it owns the control plane (kube/envtest.ts, binaries from hack/testenv/assets.ts) until SIGTERM
  * (hack/testenv/down), and if it dies anyway the helper's reaper kills what it started.
  */
 import { spawn } from 'node:child_process';
@@ -10,7 +10,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { ensureTestenv, startControlPlane } from '../../test/support/controlplane.ts';
+import { startControlPlane } from '../../kube/envtest.ts';
+import { ensureTestenv } from './assets.ts';
 
 const runDir = join(process.env.WEFT_TESTENV_DIR ?? join(homedir(), '.cache', 'weft', 'testenv'), 'run');
 const readyFile = join(runDir, 'ready.json');
@@ -46,7 +47,7 @@ async function serve(apiServerOnly: boolean): Promise<void> {
   const t0 = performance.now();
   const bin = await ensureTestenv();
   const all = !apiServerOnly;
-  const cp = await startControlPlane({ dir: runDir, controllerManager: all, scheduler: all, kwok: all });
+  const cp = await startControlPlane({ binDir: bin, dir: runDir, controllerManager: all, scheduler: all, kwok: all });
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;

@@ -10,7 +10,7 @@
 //     has it, nobody has touched it since, whatever the normaliser thinks — so a representation
 //     the normaliser does not know can cost one extra apply, never an apply per reconcile.
 import type { Logger } from 'pino';
-import { ApiError, isNotFound, type KubeClient, type KubeObject } from '../runtime/index.ts';
+import { ApiError, isNotFound, type KubeClient, type KubeObject } from '../../kube/index.ts';
 import { kindOf, objectPath, type ManagedKind } from '../kinds.ts';
 import { contentHash, findMismatch, type Mismatch } from './compare.ts';
 

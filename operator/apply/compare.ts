@@ -6,6 +6,7 @@
 // desired false/0/""/{}/[] matches a missing field), quantities are canonicalised ("0.5" ->
 // "500m", "1024Mi" -> "1Gi"), and lists other managers own may hold extra elements.
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../kube/json.ts';
 
 export interface Mismatch {
   /** JSON path of the first difference, e.g. .spec.template.spec.containers[name=agent].image */
@@ -111,19 +112,7 @@ export function findMismatch(desired: unknown, live: unknown, path = ''): Mismat
   return scalarEqual(desired, live, path) ? undefined : { path: path || '.', desired, live };
 }
 
-/** JSON with object keys sorted, so equal objects serialise identically. */
-export function canonicalJSON(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) => {
-    if (isPlainObject(val)) {
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(val).sort()) out[k] = val[k];
-      return out;
-    }
-    return val;
-  });
-}
-
 /** Short content hash of an object (what the operator last applied), for the applied-hash annotation. */
 export function contentHash(v: unknown): string {
-  return createHash('sha256').update(canonicalJSON(v)).digest('hex').slice(0, 20);
+  return createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, 20);
 }

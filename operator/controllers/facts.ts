@@ -4,7 +4,7 @@
 import ipaddr from 'ipaddr.js';
 import type { NodeNetwork } from '../../api/index.ts';
 import type { ClusterFacts, NodeFacts } from '../../render/index.ts';
-import type { KubeObject } from '../runtime/index.ts';
+import type { KubeObject } from '../../kube/index.ts';
 import { isConditionTrue } from './rollout.ts';
 
 function validCidr(v: unknown): v is string {

@@ -3,7 +3,7 @@
 // are judged on every reconcile but emitted on transitions only (a new stall, a new halt, nodes
 // newly not Ready), and the EventRecorder drops identical repeats on top.
 import type { InstallationStatus, NodeNetwork } from '../../api/index.ts';
-import type { KubeObject } from '../runtime/index.ts';
+import type { KubeObject } from '../../kube/index.ts';
 
 export interface HealthEvent { type: 'Normal' | 'Warning'; reason: string; message: string }
 

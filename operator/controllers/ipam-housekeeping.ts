@@ -5,10 +5,10 @@
 // case an event was missed while the operator was not leading.
 import type { Logger } from 'pino';
 import type { IPAMBlock } from '../../api/index.ts';
-import type { EventRecorder } from '../events.ts';
+import type { EventRecorder } from '../../kube/events.ts';
 import type { OperatorMetrics } from '../metrics.ts';
-import { isNotFound, type KubeObject, type Manager, type ReconcileContext, type ReconcileResult } from '../runtime/index.ts';
-import { ApiError } from '../runtime/index.ts';
+import { isNotFound, type KubeObject, type Manager, type ReconcileContext, type ReconcileResult } from '../../kube/index.ts';
+import { ApiError } from '../../kube/index.ts';
 import { ipamBlockResource, nodeResource } from './installation.ts';
 
 export const SWEEP_KEY = '~sweep';

@@ -3,7 +3,7 @@
 // the health-gated batch rollout (issue 8) is a RolloutStep that deletes pods batch by batch.
 // observeRollout is the step that deletes nothing and only counts.
 import type { NodeNetwork } from '../../api/index.ts';
-import type { KubeObject, Manager } from '../runtime/index.ts';
+import type { KubeObject, Manager } from '../../kube/index.ts';
 import type { RolloutCounts } from './status.ts';
 
 export interface RolloutInput {

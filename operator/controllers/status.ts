@@ -2,24 +2,16 @@
 // conditions with reason and message. Pure: the controller compares the result with the live
 // status and writes only when they differ, so an unchanged cluster causes no status write.
 import type { Condition, InstallationStatus, IPPoolStatus, NodeCounts } from '../../api/index.ts';
-import { canonicalJSON } from '../apply/compare.ts';
+import { canonicalJson } from '../../kube/json.ts';
+import { mergeConditions as mergeKubeConditions, type ConditionInput as KubeConditionInput } from '../../kube/conditions.ts';
 
 export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
 
-export interface ConditionInput {
-  type: ConditionType;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-}
+export type ConditionInput = KubeConditionInput<ConditionType>;
 
-/** Conditions with lastTransitionTime carried over from the previous status when the status did not flip. */
-export function mergeConditions(previous: readonly Condition[] | undefined, next: readonly ConditionInput[], generation: number | undefined, now: string): Condition[] {
-  return next.map((c) => {
-    const prev = previous?.find((p) => p.type === c.type);
-    const lastTransitionTime = prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : now;
-    return { type: c.type, status: c.status, reason: c.reason, message: c.message, observedGeneration: generation, lastTransitionTime };
-  });
+/** kube's condition merge with kstatus's observedGeneration on every condition. */
+function mergeConditions(previous: readonly Condition[] | undefined, next: readonly ConditionInput[], generation: number | undefined, now: string): Condition[] {
+  return mergeKubeConditions(previous, next, { now, observedGeneration: generation });
 }
 
 export interface RolloutCounts extends NodeCounts {
@@ -118,7 +110,7 @@ export function degradedStatus(
 
 /** Whether two statuses say the same (members set to undefined count as absent). */
 export function statusEqual(a: InstallationStatus | undefined, b: InstallationStatus | undefined): boolean {
-  return canonicalJSON(strip(a ?? {})) === canonicalJSON(strip(b ?? {}));
+  return canonicalJson(strip(a ?? {})) === canonicalJson(strip(b ?? {}));
 }
 
 /** Drops undefined members so {x: undefined} equals {}. */

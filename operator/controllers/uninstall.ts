@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { Installation, NodeNetwork } from '../../api/index.ts';
 import { DEFAULT_UNINSTALL_TIMEOUT_MS, UNINSTALL_ANNOTATION, UNINSTALL_FINALIZER, UNINSTALLED_CONDITION, uninstallRequested } from '../../api/lifecycle.ts';
-import { isNotFound, type KubeClient, type KubeObject } from '../runtime/index.ts';
+import { isNotFound, type KubeClient, type KubeObject } from '../../kube/index.ts';
 
 type Inst = Installation & KubeObject;
 type NN = NodeNetwork & KubeObject;

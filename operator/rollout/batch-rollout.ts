@@ -10,7 +10,7 @@ import { setMaxListeners } from 'node:events';
 import { annotations, names, type NodeNetwork } from '../../api/index.ts';
 import { countRollout, isConditionTrue, type RolloutFactory, type RolloutInput, type RolloutOutcome } from '../controllers/rollout.ts';
 import type { RolloutCounts } from '../controllers/status.ts';
-import { ApiError, byNodeName, type Informer, type KubeObject, type Manager } from '../runtime/index.ts';
+import { ApiError, byNodeName, type Informer, type KubeObject, type Manager } from '../../kube/index.ts';
 import { listNames, plan, type NodeView, type Plan } from './plan.ts';
 
 export interface BatchRolloutOptions {

@@ -11,13 +11,14 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendName } from '../../components/node/backends/index.ts';
-import { KubeClient } from '../../operator/runtime/index.ts';
+import { KubeClient } from '../../kube/index.ts';
 import { renderBirdTemplate } from '../../render/bird.ts';
 import { renderConflist } from '../../render/conflist.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 import { POOL, TestCluster, type TestNode } from './support/cluster.ts';
-import { cniAdd, cniDel, type CniConflist, type CniResult } from './support/cni.ts';
-import { dataplaneUnavailable, must, nsRun, sleep } from './support/run.ts';
+import { cniAdd, cniDel, type CniConflist, type CniResult } from '../../cli/sandbox/cni-runtime.ts';
+import { dataplaneUnavailable, must, nsRun, sleep } from '../../cli/sandbox/exec.ts';
 import { agentProcesses, effectiveConfig, freePort, until } from './support/agents.ts';
 
 const skipReason = dataplaneUnavailable() ?? await testenvAvailable().then((e) => (e.ok ? null : e.reason));

@@ -11,8 +11,8 @@ import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive, layout, readState, stateDir, type SandboxState } from '../../cli/sandbox/state.ts';
 import type { Finding } from '../../cli/diagnose/snapshot.ts';
-import { repoRoot, testenvAvailable } from '../support/controlplane.ts';
-import { dataplaneUnavailable, must, nsMust, sleep } from './support/run.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
+import { dataplaneUnavailable, must, nsMust, sleep } from '../../cli/sandbox/exec.ts';
 
 const MAIN = join(repoRoot, 'cli', 'main.ts');
 const RUN = randomBytes(2).toString('hex');

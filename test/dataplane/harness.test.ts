@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { STATE_DIR, sweepStaleRuns } from './support/cleanup.ts';
 import { TestCluster } from './support/cluster.ts';
-import { dataplaneUnavailable, must, nsRun } from './support/run.ts';
+import { dataplaneUnavailable, must, nsRun } from '../../cli/sandbox/exec.ts';
 
 const skip = dataplaneUnavailable();
 

@@ -17,13 +17,14 @@ import { join } from 'node:path';
 import { annotations, names } from '../../api/index.ts';
 import { createOperator, type Operator } from '../../operator/operator.ts';
 import { agentPodResource, batchRollout } from '../../operator/rollout/batch-rollout.ts';
-import { Informer, KubeClient, createLogger, type KubeObject, type RequestInfo } from '../../operator/runtime/index.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { Informer, KubeClient, createLogger, type KubeObject, type RequestInfo } from '../../kube/index.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 import { fakeNode } from '../support/kwok.ts';
 import { condition, installOperatorBase, installationYaml, waitFor } from '../support/operator-env.ts';
 import { TestCluster, type TestNode } from './support/cluster.ts';
-import { cniAdd, type CniConflist, type CniResult } from './support/cni.ts';
-import { dataplaneUnavailable, must, nsRun, sleep } from './support/run.ts';
+import { cniAdd, type CniConflist, type CniResult } from '../../cli/sandbox/cni-runtime.ts';
+import { dataplaneUnavailable, must, nsRun, sleep } from '../../cli/sandbox/exec.ts';
 import { agentProcesses, freePort } from './support/agents.ts';
 
 const skipReason = dataplaneUnavailable() ?? (await testenvAvailable().then((e) => (e.ok ? null : e.reason)));

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ownerAlive, readState, stateDir } from '../../cli/sandbox/state.ts';
-import { testenvAvailable, repoRoot } from '../support/controlplane.ts';
-import { dataplaneUnavailable } from './support/run.ts';
+import { testenvAvailable, repoRoot } from '../../hack/testenv/assets.ts';
+import { dataplaneUnavailable } from '../../cli/sandbox/exec.ts';
 
 const CLI = [process.execPath, '--import', 'tsx', join(repoRoot, 'cli', 'main.ts'), 'sandbox'];
 const SAMPLE = join(repoRoot, 'config', 'samples', 'installation.yaml');

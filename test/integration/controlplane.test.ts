@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { testenvAvailable } from '../../hack/testenv/assets.ts';
 import { createFakeNodes, waitFakeNodesReady, KWOK_LABEL } from '../support/kwok.ts';
 
 const env = await testenvAvailable();

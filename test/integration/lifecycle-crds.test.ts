@@ -12,8 +12,9 @@ import { stringify } from 'yaml';
 import { annotations } from '../../api/index.ts';
 import { createOperator } from '../../operator/operator.ts';
 import { CrdDowngradeError, crdRevision, loadCrds, type CrdDocument } from '../../operator/crds.ts';
-import { KubeClient, createLogger, type KubeObject } from '../../operator/runtime/index.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { KubeClient, createLogger, type KubeObject } from '../../kube/index.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 
 const env = await testenvAvailable();
 const skip = env.ok ? false : `needs the test control plane: ${env.reason}`;

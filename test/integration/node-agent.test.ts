@@ -15,7 +15,8 @@ import { poolGeometry, startIndex } from '../../components/node/ipam/blocks.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { renderConflist } from '../../render/conflist.ts';
 import { renderRbac } from '../../render/rbac.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 
 const env = await testenvAvailable();
 if (!env.ok) console.log(`# skipping the node agent integration tests: ${env.reason}`);

@@ -12,7 +12,8 @@ import type { EffectiveConfig } from '../../api/effective-config.ts';
 import { NodeAgent } from '../../components/node/agent/agent.ts';
 import { renderConflist } from '../../render/conflist.ts';
 import { renderRbac } from '../../render/rbac.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 
 const env = await testenvAvailable();
 if (!env.ok) console.log(`# skipping the node events integration test: ${env.reason}`);

@@ -12,10 +12,11 @@ import type { Installation, NodeNetwork } from '../../api/index.ts';
 import { APPLIED_HASH_ANNOTATION } from '../../operator/apply/applier.ts';
 import { buildFacts } from '../../operator/controllers/facts.ts';
 import { createOperator, type Operator } from '../../operator/operator.ts';
-import { KubeClient, WRITE_VERBS, createLogger, type KubeObject, type RequestInfo } from '../../operator/runtime/index.ts';
+import { KubeClient, WRITE_VERBS, createLogger, type KubeObject, type RequestInfo } from '../../kube/index.ts';
 import { render } from '../../render/index.ts';
 import { AgentSimulator } from '../support/agent-simulator.ts';
-import { startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { testenvAvailable } from '../../hack/testenv/assets.ts';
 import { createFakeNodes, deleteFakeNodes, waitFakeNodesReady } from '../support/kwok.ts';
 import { condition, getJson, installOperatorBase, installationYaml, serviceAccountKubeConfig, waitFor } from '../support/operator-env.ts';
 

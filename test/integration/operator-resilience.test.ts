@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Installation } from '../../api/index.ts';
 import { createOperator, type Operator } from '../../operator/operator.ts';
-import { KubeClient, WRITE_VERBS, createLogger, type KubeObject, type RequestInfo } from '../../operator/runtime/index.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { KubeClient, WRITE_VERBS, createLogger, type KubeObject, type RequestInfo } from '../../kube/index.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 import { installOperatorBase, installationYaml, waitFor } from '../support/operator-env.ts';
 
 const env = await testenvAvailable();

@@ -13,9 +13,10 @@ import { DEFAULT_REGISTRY, RELEASE_MANIFEST, releaseTag } from '../../hack/relea
 import type { KObject } from '../../hack/release/kustomize.ts';
 import { ensureHelm } from '../../hack/tools/helm.ts';
 import { createOperator, type Operator } from '../../operator/operator.ts';
-import { createLogger } from '../../operator/runtime/index.ts';
+import { createLogger } from '../../kube/index.ts';
 import { AgentSimulator } from '../support/agent-simulator.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 import { createFakeNodes, waitFakeNodesReady } from '../support/kwok.ts';
 import { condition, getJson, serviceAccountKubeConfig, waitFor } from '../support/operator-env.ts';
 import { helmTemplate, idOf, parseObjects } from '../unit/packaging/objects.ts';

@@ -8,7 +8,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { names } from '../../api/index.ts';
-import { repoRoot, startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 
 const goldenDir = join(repoRoot, 'test', 'golden');
 const cases = readdirSync(goldenDir).filter((c) => existsSync(join(goldenDir, c, 'rendered.yaml'))).sort();

@@ -13,9 +13,10 @@ import { annotations, type Installation, type NodeNetwork } from '../../api/inde
 import { nodeNetworkResource } from '../../operator/controllers/installation.ts';
 import { createOperator, type Operator } from '../../operator/operator.ts';
 import { agentPodResource, batchRollout } from '../../operator/rollout/batch-rollout.ts';
-import { KubeClient, WRITE_VERBS, createLogger, type KubeObject, type RequestInfo } from '../../operator/runtime/index.ts';
+import { KubeClient, WRITE_VERBS, createLogger, type KubeObject, type RequestInfo } from '../../kube/index.ts';
 import { AgentSimulator } from '../support/agent-simulator.ts';
-import { startControlPlane, testenvAvailable, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { testenvAvailable } from '../../hack/testenv/assets.ts';
 import { createFakeNodes, waitFakeNodesReady } from '../support/kwok.ts';
 import { condition, installOperatorBase, installationYaml, serviceAccountKubeConfig, waitFor } from '../support/operator-env.ts';
 

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { testenvAvailable, startControlPlane, type ControlPlane } from '../support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { testenvAvailable } from '../../hack/testenv/assets.ts';
 import {
   Manager,
   KubeClient,
@@ -15,7 +16,7 @@ import {
   createLogger,
   type KubeObject,
   type RequestInfo,
-} from '../../operator/runtime/index.ts';
+} from '../../kube/index.ts';
 
 const env = await testenvAvailable();
 // Warnings and errors go to stderr, so a failure here shows what the runtime saw.
@@ -55,7 +56,7 @@ describe('runtime controllers and leader election (real kube-apiserver)', { skip
 
   test('a controller reconciles keys, maps owned objects to their owner, retries errors with backoff, honours requeueAfter; steady state makes zero writes', async () => {
     const registry = new Registry();
-    const mgr = new Manager({ kubeConfig: cp.kubeConfig, logger, registry, handleSignals: false, healthPort: 0, healthHost: '127.0.0.1' });
+    const mgr = new Manager({ kubeConfig: cp.kubeConfig, userAgent: 'weft-runtime-test', metricPrefix: 'weft_', logger, registry, handleSignals: false, healthPort: 0, healthHost: '127.0.0.1' });
     const requests: RequestInfo[] = [];
     mgr.client.onRequest((r) => requests.push(r));
     const configmaps = mgr.informer({ version: 'v1', plural: 'configmaps', namespace: ns });
@@ -118,7 +119,7 @@ describe('runtime controllers and leader election (real kube-apiserver)', { skip
   });
 
   test('generationChanged ignores status-only updates (Deployment status vs spec)', async () => {
-    const mgr = new Manager({ kubeConfig: cp.kubeConfig, logger, handleSignals: false });
+    const mgr = new Manager({ kubeConfig: cp.kubeConfig, userAgent: 'weft-runtime-test', metricPrefix: 'weft_', logger, handleSignals: false });
     const deployments = mgr.informer({ group: 'apps', version: 'v1', plural: 'deployments', namespace: ns });
     const calls: string[] = [];
     mgr.controller({ name: 'deploy' }).watches(deployments, { predicates: [generationChanged] }).reconcile(async (key) => {
@@ -147,7 +148,7 @@ describe('runtime controllers and leader election (real kube-apiserver)', { skip
 
   test('counted client-node API clients report their verbs', async () => {
     const registry = new Registry();
-    const mgr = new Manager({ kubeConfig: cp.kubeConfig, logger, registry, handleSignals: false });
+    const mgr = new Manager({ kubeConfig: cp.kubeConfig, userAgent: 'weft-runtime-test', metricPrefix: 'weft_', logger, registry, handleSignals: false });
     const seen: RequestInfo[] = [];
     const core = makeCountedApiClient(cp.kubeConfig, CoreV1Api, { metrics: mgr.metrics, onRequest: (r) => seen.push(r) });
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'counted' } } });
@@ -164,7 +165,7 @@ describe('runtime controllers and leader election (real kube-apiserver)', { skip
       for (const m of candidates) m.stop(); // a failed assertion must not leave candidates running
     });
     function candidate(identity: string, extra: { releaseOnCancel?: boolean } = {}) {
-      const mgr = new Manager({ kubeConfig: cp.kubeConfig, logger, handleSignals: false, healthPort: 0, healthHost: '127.0.0.1', leaderElection: { ...lease, identity, ...extra } });
+      const mgr = new Manager({ kubeConfig: cp.kubeConfig, userAgent: 'weft-runtime-test', metricPrefix: 'weft_', logger, handleSignals: false, healthPort: 0, healthHost: '127.0.0.1', leaderElection: { ...lease, identity, ...extra } });
       candidates.push(mgr);
       const inf = mgr.informer({ version: 'v1', plural: 'configmaps', namespace: ns });
       const reconciled: string[] = [];

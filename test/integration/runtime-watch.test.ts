@@ -7,8 +7,9 @@ import net from 'node:net';
 import { readdirSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { testenvAvailable, startControlPlane, type ControlPlane } from '../support/controlplane.ts';
-import { Informer, KubeClient, createRuntimeMetrics, type InformerEvent, type KubeObject } from '../../operator/runtime/index.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { testenvAvailable } from '../../hack/testenv/assets.ts';
+import { Informer, KubeClient, createRuntimeMetrics, type InformerEvent, type KubeObject } from '../../kube/index.ts';
 
 const env = await testenvAvailable();
 const skip = env.ok ? false : `needs the test control plane: ${env.reason}`;
@@ -196,7 +197,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
 
   test('410 Gone after etcd compaction: relists and delivers exactly the changes it missed', async () => {
     const registry = new Registry();
-    const metrics = createRuntimeMetrics(registry);
+    const metrics = createRuntimeMetrics(registry, 'weft_');
     for (const n of ['keep', 'change', 'remove']) await createCM(n);
     const inf = newInformer({ metrics });
     const ac = new AbortController();

@@ -7,8 +7,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { annotations, names } from '../../api/index.ts';
 import { UNINSTALLED_CONDITION, uninstallRequested } from '../../api/lifecycle.ts';
-import { canonicalJSON } from '../../operator/apply/compare.ts';
-import { Informer, KubeClient, isNotFound, type KubeObject } from '../../operator/runtime/index.ts';
+import { canonicalJson } from '../../kube/json.ts';
+import { Informer, KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
 
 export interface InjectedFailure {
   /** Report Ready=False with this reason/message (e.g. a dataplane that did not come up). */
@@ -210,7 +210,7 @@ export class AgentSimulator {
       }
     }
     const cur = nn.status ?? {};
-    const same = (['address', 'mtu', 'configHash'] as const).every((k) => cur[k] === status[k]) && canonicalJSON(cur.conditions) === canonicalJSON(status.conditions);
+    const same = (['address', 'mtu', 'configHash'] as const).every((k) => cur[k] === status[k]) && canonicalJson(cur.conditions) === canonicalJson(status.conditions);
     if (same) return;
     await this.client.request(`${path}/status`, { verb: 'patch', method: 'PATCH', contentType: 'application/merge-patch+json', body: { status } });
     this.writes++;

@@ -4,8 +4,9 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYAML } from 'yaml';
 import { join } from 'node:path';
-import { KubeClient, type KubeObject } from '../../operator/runtime/index.ts';
-import { repoRoot, type ControlPlane } from './controlplane.ts';
+import { KubeClient, type KubeObject } from '../../kube/index.ts';
+import type { ControlPlane } from '../../kube/envtest.ts';
+import { repoRoot } from '../../hack/testenv/assets.ts';
 
 export const operatorBase = join(repoRoot, 'config', 'operator');
 

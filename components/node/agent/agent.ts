@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { EffectivePool } from '../../../api/effective-config.ts';
 import type { NodeNetworkStatus } from '../../../api/types/nodenetwork.ts';
-import { Backoff, Informer, KubeClient, isNotFound, sleep, type InformerEvent, type KubeObject } from '../../../operator/runtime/index.ts';
+import { Backoff, Informer, KubeClient, isNotFound, sleep, type InformerEvent, type KubeObject } from '../../../kube/index.ts';
 import { NodeDataplane, tunnelAddress, type BackendName, type DataplaneConfig, type LocalNode, type NodeSyncReport, type PeerNode } from '../backends/index.ts';
 import { conflistText, fillConflist, writeFileIfChanged } from '../cni/conflist.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';

@@ -4,7 +4,7 @@
 // (reason + message) is suppressed for a window, and a token bucket caps the rate of the rest.
 // Recording never throws and never blocks the control loop: sends are queued in order.
 import type { Logger } from 'pino';
-import type { KubeClient } from '../../../operator/runtime/index.ts';
+import type { KubeClient } from '../../../kube/index.ts';
 
 export type NodeEventType = 'Normal' | 'Warning';
 

@@ -3,7 +3,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { IPAMBlock } from '../../../api/types/ipamblock.ts';
 import type { NodeNetwork } from '../../../api/types/nodenetwork.ts';
-import { ApiError, type KubeClient, type KubeObject, type ResourceRef } from '../../../operator/runtime/index.ts';
+import { isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceRef } from '../../../kube/index.ts';
 
 export const GROUP = 'network.weft.dev';
 export const VERSION = 'v1';
@@ -20,10 +20,6 @@ export type NodeNetworkObject = NodeNetwork & KubeObject;
 export type IPAMBlockObject = IPAMBlock & KubeObject;
 export type PodObject = V1Pod & KubeObject;
 export type NodeObject = V1Node & KubeObject;
-
-export function isAlreadyExists(err: unknown): boolean {
-  return err instanceof ApiError && err.status === 409 && err.reason === 'AlreadyExists';
-}
 
 export function nodeOwnerReference(node: { metadata?: { name?: string; uid?: string } }) {
   return {
@@ -46,7 +42,7 @@ export class AgentApi {
       return await this.client.request<T>(path, { verb, method, ...(body !== undefined ? { body } : {}), ...(contentType ? { contentType } : {}) });
     } catch (e) {
       // AlreadyExists and NotFound are answers, not failures.
-      if (!(e instanceof ApiError && (e.status === 404 || isAlreadyExists(e)))) this.onError(verb, e);
+      if (!(isNotFound(e) || isAlreadyExists(e))) this.onError(verb, e);
       throw e;
     }
   }

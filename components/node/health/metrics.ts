@@ -1,7 +1,7 @@
 // The agent's Prometheus metrics, on a registry of its own (several agents share a process in
 // tests), next to the reconcile runtime's watch and request metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createRuntimeMetrics, type RuntimeMetrics } from '../../../operator/runtime/index.ts';
+import { createRuntimeMetrics, type RuntimeMetrics } from '../../../kube/index.ts';
 
 export interface AgentMetrics {
   registry: Registry;

@@ -3,7 +3,8 @@
 // other gets AlreadyExists and moves to its next candidate.
 import { blockName, normalizeCidr } from '../../../api/block-name.ts';
 import { annotations, type EffectivePool } from '../../../api/effective-config.ts';
-import { API_VERSION, isAlreadyExists, nodeOwnerReference, type AgentApi, type IPAMBlockObject, type NodeObject } from '../agent/kube.ts';
+import { isAlreadyExists } from '../../../kube/errors.ts';
+import { API_VERSION, nodeOwnerReference, type AgentApi, type IPAMBlockObject, type NodeObject } from '../agent/kube.ts';
 import { blockCapacity, blockIndexOf, candidateBlocks, poolGeometry } from './blocks.ts';
 
 /** Claim time with millisecond precision, written by the claiming agent: creationTimestamp has

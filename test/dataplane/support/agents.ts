@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import type { EffectiveConfig } from '../../../api/effective-config.ts';
 import type { BackendName } from '../../../components/node/backends/index.ts';
 import { POOL } from './cluster.ts';
-import { sleep } from './run.ts';
+import { sleep } from '../../../cli/sandbox/exec.ts';
 
 /** The effective config render would produce for one pool in `mode` (the agents read it from disk). */
 export function effectiveConfig(mode: BackendName, mtu: number, blockSize = 26): EffectiveConfig {

@@ -4,7 +4,7 @@
 // crashed one left behind.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { mustSync } from './run.ts';
+import { mustSync } from '../../../cli/sandbox/exec.ts';
 
 export const STATE_DIR = '/run/weft-dataplane';
 const NS_RE = /^wd([0-9a-f]{4})-/;

@@ -4,8 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import { NodeDataplane, type BackendName, type DataplaneConfig, type LocalNode, type NodeSyncReport, type PeerNode } from '../../../components/node/backends/index.ts';
 import { STATE_DIR, beginRun, endRun } from './cleanup.ts';
-import { cniAdd, cniDel, ptpConflist, type CniConflist, type CniResult } from './cni.ts';
-import { must, nsMust, sleep } from './run.ts';
+import { cniAdd, cniDel, ptpConflist, type CniConflist, type CniResult } from '../../../cli/sandbox/cni-runtime.ts';
+import { must, nsMust, sleep } from '../../../cli/sandbox/exec.ts';
 
 export const POOL = '10.244.0.0/16';
 export const EXTERNAL_ADDRESS = '198.18.0.250';

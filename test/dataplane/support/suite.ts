@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { BackendName } from '../../../components/node/backends/index.ts';
 import { EXTERNAL_ADDRESS, TestCluster, type TestPod } from './cluster.ts';
-import { dataplaneUnavailable, must, nsRun, nsSpawn, sleep } from './run.ts';
+import { dataplaneUnavailable, must, nsRun, nsSpawn, sleep } from '../../../cli/sandbox/exec.ts';
 
 export interface SuiteOptions { topology: 'one-subnet' | 'two-subnets'; mtu: number; nodes?: number }
 

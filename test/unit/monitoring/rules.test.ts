@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { parse } from 'yaml';
 import { createAgentMetrics } from '../../../components/node/health/metrics.ts';
 import { createOperatorMetrics } from '../../../operator/metrics.ts';
-import { createRuntimeMetrics } from '../../../operator/runtime/index.ts';
+import { createRuntimeMetrics } from '../../../kube/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');

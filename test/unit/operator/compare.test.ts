@@ -1,9 +1,10 @@
 // The "desired is contained in live" check behind the zero-write steady state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalJSON, contentHash, findMismatch, parseQuantity } from '../../../operator/apply/compare.ts';
+import { contentHash, findMismatch, parseQuantity } from '../../../operator/apply/compare.ts';
+import { canonicalJson } from '../../../kube/json.ts';
 import { Applier, APPLIED_HASH_ANNOTATION, withAppliedHash, type DesiredObject } from '../../../operator/apply/applier.ts';
-import { KubeClient } from '../../../operator/runtime/index.ts';
+import { KubeClient } from '../../../kube/index.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 
 test('fields the API server defaults or adds do not count as drift', () => {
@@ -43,7 +44,7 @@ test('atomic lists must match exactly', () => {
 });
 
 test('canonical JSON and the content hash do not depend on key order', () => {
-  assert.equal(canonicalJSON({ b: 1, a: { d: 1, c: 2 } }), '{"a":{"c":2,"d":1},"b":1}');
+  assert.equal(canonicalJson({ b: 1, a: { d: 1, c: 2 } }), '{"a":{"c":2,"d":1},"b":1}');
   assert.equal(contentHash({ b: 1, a: 2 }), contentHash({ a: 2, b: 1 }));
   assert.notEqual(contentHash({ a: 1 }), contentHash({ a: 2 }));
 });

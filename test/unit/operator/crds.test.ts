@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CrdDowngradeError, crdRevision, loadCrds, planCrds, type CrdDocument } from '../../../operator/crds.ts';
-import type { KubeObject } from '../../../operator/runtime/index.ts';
+import type { KubeObject } from '../../../kube/index.ts';
 
 const embedded = loadCrds();
 const withRevision = (c: CrdDocument, rev: number): KubeObject => ({ ...structuredClone(c), metadata: { ...c.metadata, annotations: { ...c.metadata.annotations, 'weft.dev/crd-revision': String(rev) } } });

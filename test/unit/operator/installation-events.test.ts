@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstallationStatus, NodeNetwork } from '../../../api/index.ts';
-import type { KubeObject } from '../../../operator/runtime/index.ts';
+import type { KubeObject } from '../../../kube/index.ts';
 import { InstallationHealthEvents } from '../../../operator/controllers/installation-events.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');

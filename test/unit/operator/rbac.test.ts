@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { managedKinds } from '../../../operator/kinds.ts';
 import { nodeAgentClusterRules, nodeAgentConfigRules } from '../../../render/rbac.ts';
-import { repoRoot } from '../../support/controlplane.ts';
+import { repoRoot } from '../../../hack/testenv/assets.ts';
 
 interface Rule { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
 interface Doc { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[]; spec?: any }

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { generationChanged, ownerKeys, labelKey, selfKey } from '../../../operator/runtime/controller.ts';
-import type { KubeObject } from '../../../operator/runtime/client.ts';
+import { generationChanged, ownerKeys, labelKey, selfKey } from '../../../kube/controller.ts';
+import type { KubeObject } from '../../../kube/client.ts';
 
 const o = (gen: number | undefined, extra: KubeObject['metadata'] = {}): KubeObject => ({ metadata: { name: 'x', namespace: 'ns', generation: gen, ...extra } });
 
@@ -27,5 +27,37 @@ describe('event filters and maps', () => {
     assert.deepEqual(ownerKeys('Node', { controllerOnly: true })(child, ev), []);
     assert.equal(labelKey('weft.dev/installation')(o(1, { labels: { 'weft.dev/installation': 'default' } }), ev), 'default');
     assert.equal(selfKey(child, ev), 'ns/x');
+  });
+});
+
+describe('Controller retries', () => {
+  // A real Controller with no informers: keys come from enqueue(), reconciles run for real.
+  const runUntil = async (reconcile: (key: string) => Promise<void>, settleMs: number) => {
+    const { Controller } = await import('../../../kube/controller.ts');
+    const c = new Controller({ name: 'retry-test', rateLimiter: { perKey: { initialMs: 5, maxMs: 20 } } });
+    c.reconcile(async (key) => reconcile(key));
+    const stop = new AbortController();
+    const running = c.run(stop.signal);
+    c.enqueue('a');
+    await new Promise((r) => setTimeout(r, settleMs));
+    stop.abort();
+    await running;
+  };
+
+  test('an ordinary error is retried with backoff; a TerminalError is not', async () => {
+    const { TerminalError } = await import('../../../kube/errors.ts');
+    let ordinary = 0;
+    await runUntil(async () => {
+      ordinary++;
+      if (ordinary < 3) throw new Error('transient');
+    }, 300);
+    assert.equal(ordinary, 3, 'two failures then a success: three reconciles');
+
+    let terminal = 0;
+    await runUntil(async () => {
+      terminal++;
+      throw new TerminalError('invalid spec: retrying cannot help');
+    }, 300);
+    assert.equal(terminal, 1, 'a TerminalError is reconciled once and not requeued');
   });
 });

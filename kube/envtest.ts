@@ -1,26 +1,36 @@
 // A real Kubernetes control plane — etcd + kube-apiserver, and on request kube-controller-manager,
-// kube-scheduler and kwok, built by hack/testenv/build — for `weft sandbox` and the integration
-// tests. Everything lives in one temp dir and dies with the owning process, however it ends.
+// kube-scheduler and kwok — for integration tests and local sandboxes, as controller-runtime ships
+// envtest. It runs binaries it is given (ControlPlaneOptions.binDir, else $KUBE_TESTENV_ASSETS);
+// building them is the embedding project's business. Everything lives in one temp dir and dies
+// with the owning process, however it ends.
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYAML } from 'yaml';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const buildScript = join(repoRoot, 'hack', 'testenv', 'build');
+/** Environment variable naming the directory of the control-plane binaries (envtest's KUBEBUILDER_ASSETS). */
+export const ASSETS_ENV = 'KUBE_TESTENV_ASSETS';
 
 export interface ControlPlaneOptions {
+  /**
+   * Directory holding etcd, kube-apiserver, kubectl (and kube-controller-manager,
+   * kube-scheduler, kwok with kwok-stages.yaml when those are requested). Default $KUBE_TESTENV_ASSETS.
+   */
+  binDir?: string;
+  /** Cluster, context and CA name in the kubeconfig, etcd member name, temp dir prefix. Default "testenv". */
+  name?: string;
+  /** Keep the dir (logs, certs, etcd data) after stop(). Default: $KUBE_TESTENV_KEEP is "1". */
+  keep?: boolean;
   /** Start kube-controller-manager (needed for DaemonSets, ServiceAccounts, GC of owned objects). */
   controllerManager?: boolean;
   /** Start kube-scheduler (needed for pods to get a node). */
   scheduler?: boolean;
-  /** Start kwok, which keeps fake nodes Ready and runs their pods (see test/support/kwok.ts). */
+  /** Start kwok, which keeps fake nodes Ready and runs their pods. */
   kwok?: boolean;
   /** Run every process inside this network namespace (`ip netns exec`); needs listenAddress. */
   netns?: string;
@@ -32,7 +42,7 @@ export interface ControlPlaneOptions {
   watchCache?: boolean;
   /** More kube-apiserver flags, appended last so they win. */
   apiServerFlags?: string[];
-  /** Use this dir instead of a fresh temp dir (hack/testenv/up uses a fixed state dir). */
+  /** Use this dir instead of a fresh temp dir (e.g. a fixed state dir a developer script reuses). */
   dir?: string;
   /** How long to wait for everything to become ready. */
   startTimeoutMs?: number;
@@ -56,7 +66,7 @@ export interface ControlPlane {
   readonly kubeConfig: KubeConfig;
   /** Runs the cached kubectl against this control plane; rejects on a non-zero exit unless allowFailure. */
   kubectl(args: string[], opts?: { input?: string; allowFailure?: boolean; timeoutMs?: number }): Promise<KubectlResult>;
-  /** Stops every process and removes the dir (unless WEFT_TESTENV_KEEP=1). Idempotent. */
+  /** Stops every process and removes the dir (unless kept: ControlPlaneOptions.keep). Idempotent. */
   stop(): Promise<void>;
   /** Stops kube-apiserver and starts it again on the same port with the same etcd. */
   restartApiServer(): Promise<void>;
@@ -72,49 +82,6 @@ export interface ControlPlane {
 
 // ---------------------------------------------------------------------------------------------
 // Building and locating the binaries
-
-let ensurePromise: Promise<string> | undefined;
-
-/** Builds the testenv binaries if the cache is stale (slow the first time) and returns the bin dir. */
-export function ensureTestenv(): Promise<string> {
-  ensurePromise ??= new Promise<string>((resolvePromise, reject) => {
-    if (!existsSync(buildScript)) {
-      reject(new Error(`${buildScript} is missing`));
-      return;
-    }
-    const check = spawnSync(buildScript, ['--check'], { encoding: 'utf8' });
-    if (check.status !== 0) {
-      process.stderr.write('testenv: the test control plane binaries are not built yet; building them (hack/testenv/build)\n');
-    }
-    const child = spawn(buildScript, [], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      // Progress of a build that takes minutes belongs on the terminal, not hidden in a buffer.
-      if (check.status !== 0) process.stderr.write(d);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const binDir = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && binDir && existsSync(binDir)) resolvePromise(binDir);
-      else reject(new Error(`hack/testenv/build exited with ${code}: ${lastLines(err, 15)}`));
-    });
-  });
-  return ensurePromise;
-}
-
-/** Whether integration tests can run here; the reason says what is missing, for `t.skip(reason)`. */
-export async function testenvAvailable(): Promise<{ ok: true; binDir: string } | { ok: false; reason: string }> {
-  if (process.platform !== 'linux') return { ok: false, reason: `the test control plane runs on Linux only (this is ${process.platform})` };
-  if (spawnSync('openssl', ['version']).status !== 0) return { ok: false, reason: 'openssl is not installed (needed to make the control plane certificates)' };
-  try {
-    return { ok: true, binDir: await ensureTestenv() };
-  } catch (e) {
-    return { ok: false, reason: `cannot build the test control plane: ${(e as Error).message}` };
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup that also runs when the test fails, throws, or is interrupted
@@ -243,11 +210,11 @@ interface Pki {
 }
 
 /** One CA, a serving cert for kube-apiserver, a client cert per component, an ECDSA service-account key pair. */
-async function makePki(dir: string, listenAddress: string): Promise<Pki> {
+async function makePki(dir: string, listenAddress: string, name: string): Promise<Pki> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'openssl.cnf'), OPENSSL_CONFIG);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl(dir, ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=weft-testenv-ca',
+  await openssl(dir, ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', `/CN=${name}-ca`,
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature']);
   const leaf = (name: string, subj: string, usage: string, san?: string) =>
     openssl(dir, ['req', '-x509', ...ec, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-keyout', `${name}.key`, '-out', `${name}.crt`,
@@ -259,7 +226,7 @@ async function makePki(dir: string, listenAddress: string): Promise<Pki> {
     'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
   ];
   const clients = {
-    admin: '/O=system:masters/CN=weft-testenv-admin',
+    admin: `/O=system:masters/CN=${name}-admin`,
     'kube-controller-manager': '/CN=system:kube-controller-manager',
     'kube-scheduler': '/CN=system:kube-scheduler',
     // kwok writes node and pod status for thousands of objects; admin keeps RBAC out of its way.
@@ -283,15 +250,15 @@ async function makePki(dir: string, listenAddress: string): Promise<Pki> {
   };
 }
 
-function writeKubeconfig(path: string, server: string, caCert: string, client: { cert: string; key: string }, user: string): void {
+function writeKubeconfig(path: string, name: string, server: string, caCert: string, client: { cert: string; key: string }, user: string): void {
   const b64 = (f: string) => readFileSync(f).toString('base64');
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'weft-testenv', cluster: { server, 'certificate-authority-data': b64(caCert) } }],
+    clusters: [{ name, cluster: { server, 'certificate-authority-data': b64(caCert) } }],
     users: [{ name: user, user: { 'client-certificate-data': b64(client.cert), 'client-key-data': b64(client.key) } }],
-    contexts: [{ name: 'weft-testenv', context: { cluster: 'weft-testenv', user, namespace: 'default' } }],
-    'current-context': 'weft-testenv',
+    contexts: [{ name, context: { cluster: name, user, namespace: 'default' } }],
+    'current-context': name,
   };
   writeFileSync(path, toYAML(config), { mode: 0o600 });
 }
@@ -325,7 +292,7 @@ class ControlPlaneImpl implements ControlPlane {
 
   constructor(
     private readonly opts: ControlPlaneOptions,
-    init: { dir: string; ownsDir: boolean; binDir: string; server: string; etcdEndpoint: string; apiServerArgs: string[]; kubeconfigPath: string; adminTLS: TLS },
+    init: { dir: string; ownsDir: boolean; keep: boolean; binDir: string; server: string; etcdEndpoint: string; apiServerArgs: string[]; kubeconfigPath: string; adminTLS: TLS },
   ) {
     this.dir = init.dir;
     this.ownsDir = init.ownsDir;
@@ -335,7 +302,7 @@ class ControlPlaneImpl implements ControlPlane {
     this.apiServerArgs = init.apiServerArgs;
     this.kubeconfigPath = init.kubeconfigPath;
     this.adminTLS = init.adminTLS;
-    this.keepDir = process.env.WEFT_TESTENV_KEEP === '1';
+    this.keepDir = init.keep;
     this.kubeConfig = new KubeConfig();
     this.kubeConfig.loadFromFile(this.kubeconfigPath);
   }
@@ -530,7 +497,7 @@ ${this.ownsDir && !this.keepDir ? `cd / && rm -rf '${this.dir}'` : 'rm -f pids'}
     }
     if (this.ownsDir && !this.keepDir) rmSync(this.dir, { recursive: true, force: true });
     else rmSync(join(this.dir, 'pids'), { force: true });
-    if (this.keepDir) process.stderr.write(`testenv: kept ${this.dir} (WEFT_TESTENV_KEEP=1)\n`);
+    if (this.keepDir) process.stderr.write(`testenv: kept ${this.dir} (keep)\n`);
   }
 }
 
@@ -541,7 +508,11 @@ ${this.ownsDir && !this.keepDir ? `cd / && rm -rf '${this.dir}'` : 'rm -f pids'}
  * Call stop() when done; if you do not, or the process dies, the exit handlers and a reaper clean up.
  */
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const binDir = await ensureTestenv();
+  const binDir = opts.binDir ?? process.env[ASSETS_ENV];
+  if (!binDir || !existsSync(join(binDir, 'kube-apiserver'))) {
+    throw new Error(`startControlPlane: no control-plane binaries${binDir ? ` in ${binDir}` : ''}: pass binDir or set ${ASSETS_ENV} to a directory holding etcd, kube-apiserver and kubectl`);
+  }
+  const name = opts.name ?? 'testenv';
   if (opts.netns && !opts.listenAddress) {
     throw new Error(`startControlPlane: netns '${opts.netns}' needs listenAddress (an address of that namespace the test process can reach)`);
   }
@@ -555,7 +526,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   }
 
   const ownsDir = !opts.dir;
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'weft-cp-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `${name}-cp-`));
   mkdirSync(join(dir, 'logs'), { recursive: true });
   mkdirSync(join(dir, 'pki'), { recursive: true });
 
@@ -566,11 +537,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const server = `https://${hostPort(address, apiPort!)}`;
   const etcdEndpoint = `http://${hostPort(address, etcdPort!)}`;
 
-  const pki = await makePki(join(dir, 'pki'), address);
+  const pki = await makePki(join(dir, 'pki'), address, name);
   const kubeconfigPath = join(dir, 'admin.kubeconfig');
-  writeKubeconfig(kubeconfigPath, server, pki.caCert, pki.clients.admin!, 'admin');
+  writeKubeconfig(kubeconfigPath, name, server, pki.caCert, pki.clients.admin!, 'admin');
   for (const c of ['kube-controller-manager', 'kube-scheduler', 'kwok']) {
-    writeKubeconfig(join(dir, `${c}.kubeconfig`), server, pki.caCert, pki.clients[c]!, c);
+    writeKubeconfig(join(dir, `${c}.kubeconfig`), name, server, pki.caCert, pki.clients[c]!, c);
   }
 
   const apiServerArgs = [
@@ -606,6 +577,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const cp = new ControlPlaneImpl(opts, {
     dir,
     ownsDir,
+    keep: opts.keep ?? process.env.KUBE_TESTENV_KEEP === '1',
     binDir,
     server,
     etcdEndpoint,
@@ -619,13 +591,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   try {
     const peer = `http://${hostPort(address, peerPort!)}`;
     cp.spawnComponent('etcd', 'etcd', [
-      '--name=weft-testenv',
+      `--name=${name}`,
       `--data-dir=${join(dir, 'etcd')}`,
       `--listen-client-urls=${etcdEndpoint}`,
       `--advertise-client-urls=${etcdEndpoint}`,
       `--listen-peer-urls=${peer}`,
       `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=weft-testenv=${peer}`,
+      `--initial-cluster=${name}=${peer}`,
       // Test data is thrown away: durability costs seconds per test and buys nothing.
       '--unsafe-no-fsync=true',
       '--quota-backend-bytes=8589934592',

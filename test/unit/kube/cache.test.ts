@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Store, objectKey, splitKey, byNamespace, byOwner, byOwnerUid, byLabel, byNodeName } from '../../../operator/runtime/cache.ts';
-import type { KubeObject } from '../../../operator/runtime/client.ts';
+import { Store, objectKey, splitKey, byNamespace, byOwner, byOwnerUid, byLabel, byNodeName } from '../../../kube/cache.ts';
+import type { KubeObject } from '../../../kube/client.ts';
 
 function obj(ns: string | undefined, name: string, extra: Partial<KubeObject> & { labels?: Record<string, string>; owners?: Array<[string, string, string]> } = {}): KubeObject {
   const { labels, owners, ...rest } = extra;

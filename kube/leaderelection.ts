@@ -4,7 +4,8 @@
 // matter), and writes go through resourceVersion preconditions so two candidates cannot both win.
 import type { Logger } from 'pino';
 import { sleep } from './backoff.ts';
-import { isConflict, isNotFound, type KubeClient } from './client.ts';
+import type { KubeClient } from './client.ts';
+import { isConflict, isNotFound } from './errors.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
 export interface LeaderElectionOptions {

@@ -2,9 +2,9 @@
 // one plain async reconcile function. Level-triggered: the reconciler gets a key, never an
 // event, and reads current state from the informers' caches.
 import type { Logger } from 'pino';
-import { splitKey } from './cache.ts';
-import { objectKey } from './cache.ts';
+import { objectKey, splitKey } from './cache.ts';
 import type { KubeObject } from './client.ts';
+import { isTerminal } from './errors.ts';
 import type { Informer, InformerEvent } from './informer.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { RateLimiter, type RateLimiterOptions, WorkQueue } from './workqueue.ts';
@@ -20,11 +20,14 @@ export interface ReconcileContext {
   name: string;
 }
 
+/**
+ * What a reconcile asks for besides "done". There is no boolean requeue: a reconcile that wants
+ * to run again names when (requeueAfter), fails (throw: retried with the rate limiter's backoff),
+ * or fails for good (throw a TerminalError: not retried until a watched object changes).
+ */
 export interface ReconcileResult {
   /** Reconcile this key again after so many ms (resets its failure backoff). */
   requeueAfter?: number;
-  /** Reconcile again after the rate limiter's backoff, without counting as an error. */
-  requeue?: boolean;
 }
 
 export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<ReconcileResult | void>;
@@ -165,17 +168,20 @@ export class Controller {
         this.queue.forget(key);
         this.queue.addAfter(key, res.requeueAfter);
         m?.reconcileTotal.inc({ controller: this.name, result: 'requeue_after' });
-      } else if (res.requeue) {
-        this.queue.addRateLimited(key);
-        m?.reconcileTotal.inc({ controller: this.name, result: 'requeue' });
       } else {
         this.queue.forget(key);
         m?.reconcileTotal.inc({ controller: this.name, result: 'success' });
       }
     } catch (err) {
-      m?.reconcileTotal.inc({ controller: this.name, result: 'error' });
+      m?.reconcileTotal.inc({ controller: this.name, result: isTerminal(err) ? 'terminal_error' : 'error' });
       m?.reconcileErrors.inc({ controller: this.name });
       if (signal.aborted) return; // stopping: the next leader/start reconciles it
+      if (isTerminal(err)) {
+        // Retrying cannot help; the next change of a watched object enqueues the key again.
+        this.queue.forget(key);
+        this.log?.error({ key, err, terminal: true }, 'reconcile failed; not retried until a watched object changes');
+        return;
+      }
       const delay = this.queue.addRateLimited(key);
       this.log?.error({ key, err, retries: retries + 1, retryInMs: Math.round(delay) }, 'reconcile failed');
     } finally {

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Backoff, backoffCeiling, backoffDelay, sleep } from '../../../operator/runtime/backoff.ts';
+import { Backoff, backoffCeiling, backoffDelay, sleep } from '../../../kube/backoff.ts';
 
 describe('backoff', () => {
   test('ceiling doubles from initial and caps at max', () => {

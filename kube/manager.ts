@@ -13,6 +13,10 @@ import { createRuntimeMetrics, type RuntimeMetrics } from './metrics.ts';
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
+  /** User-Agent of every request, e.g. "my-operator/1.2" (shows in the API server's audit log). */
+  userAgent: string;
+  /** Prefix of the runtime's metric names, e.g. "my_operator_". */
+  metricPrefix: string;
   /** Registry for the runtime's metrics (and yours); a fresh one when omitted. */
   registry?: Registry;
   logger?: Logger;
@@ -48,9 +52,9 @@ export class Manager {
 
   constructor(private readonly opts: ManagerOptions) {
     this.registry = opts.registry ?? new Registry();
-    this.metrics = createRuntimeMetrics(this.registry);
+    this.metrics = createRuntimeMetrics(this.registry, opts.metricPrefix);
     this.log = opts.logger;
-    this.client = new KubeClient(opts.kubeConfig, { metrics: this.metrics });
+    this.client = new KubeClient(opts.kubeConfig, { metrics: this.metrics, userAgent: opts.userAgent });
     if (opts.leaderElection) {
       this.elector = new LeaderElector({ ...opts.leaderElection, client: this.client, logger: opts.logger, metrics: this.metrics });
     }

@@ -9,34 +9,12 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RuntimeMetrics } from './metrics.ts';
+import { ApiError } from './errors.ts';
 
 export interface RequestInfo {
   verb: string;
   method: string;
   path: string;
-}
-
-/** Error from the API server: carries the HTTP status and the Status object's reason. */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly reason?: string,
-    readonly body?: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
-
-export function isGone(err: unknown): boolean {
-  return err instanceof ApiError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone');
-}
-export function isNotFound(err: unknown): boolean {
-  return err instanceof ApiError && err.status === 404;
-}
-export function isConflict(err: unknown): boolean {
-  return err instanceof ApiError && err.status === 409;
 }
 
 export interface WatchEvent<T = KubeObject> {
@@ -138,7 +116,7 @@ export class KubeClient {
       path: `${base}${path}${q ? `?${q}` : ''}`,
       headers: {
         Accept: 'application/json',
-        'User-Agent': this.opts.userAgent ?? 'weft-operator',
+        'User-Agent': this.opts.userAgent ?? 'kube-runtime',
         ...(o.headers as Record<string, string>),
         ...headers,
       },

@@ -2,7 +2,7 @@
 // tests and embedders (several managers in one process) never collide on the global registry.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type ReconcileResult = 'success' | 'error' | 'requeue' | 'requeue_after';
+export type ReconcileResult = 'success' | 'error' | 'terminal_error' | 'requeue_after';
 export type WatchRestartReason = 'closed' | 'error' | 'gone' | 'stale' | 'expired_list';
 
 export interface RuntimeMetrics {
@@ -16,7 +16,8 @@ export interface RuntimeMetrics {
   readonly leader: Gauge<'lease'>;
 }
 
-export function createRuntimeMetrics(registry: Registry, prefix = 'weft_'): RuntimeMetrics {
+/** The runtime's metrics, named `${prefix}reconcile_total` etc. (prefix e.g. "my_operator_"), on `registry`. */
+export function createRuntimeMetrics(registry: Registry, prefix: string): RuntimeMetrics {
   const registers = [registry];
   return {
     registry,

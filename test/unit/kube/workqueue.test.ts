@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateLimiter, WorkQueue } from '../../../operator/runtime/workqueue.ts';
+import { RateLimiter, WorkQueue } from '../../../kube/workqueue.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -1,7 +1,10 @@
-// Public surface of the reconcile runtime; controllers import from here only.
+// Public surface of kube/, the Kubernetes runtime the operator and the node agent run on. It
+// imports no Weft module (test/unit/layers.test.ts holds that); names such as the user agent,
+// logger name and metric prefix are the caller's options.
 export { Backoff, backoffCeiling, backoffDelay, sleep, type BackoffOptions } from './backoff.ts';
 export { Store, objectKey, splitKey, byNamespace, byOwner, byOwnerUid, byLabel, byNodeName, type IndexFunc } from './cache.ts';
-export { KubeClient, ApiError, isGone, isNotFound, isConflict, type KubeObject, type WatchEvent, type RequestInfo, type RequestOptions } from './client.ts';
+export { KubeClient, type KubeObject, type WatchEvent, type RequestInfo, type RequestOptions } from './client.ts';
+export { ApiError, TerminalError, isTerminal, isGone, isNotFound, isConflict, isAlreadyExists, statusOf } from './errors.ts';
 export { makeCountedApiClient } from './apiclient.ts';
 export { Informer, collectionPath, resourceName, type ResourceRef, type InformerEvent, type InformerHandler, type InformerOptions } from './informer.ts';
 export { WorkQueue, RateLimiter, type WorkQueueOptions, type RateLimiterOptions } from './workqueue.ts';
@@ -23,3 +26,9 @@ export { createRuntimeMetrics, verbOf, WRITE_VERBS, type RuntimeMetrics, type Re
 export { startHealthServer, type HealthServer, type HealthServerOptions, type Check } from './health.ts';
 export { createLogger, type Logger } from './log.ts';
 export { Manager, type ManagerOptions, type StopReason } from './manager.ts';
+export { EventRecorder, type EventRecorderOptions, type EventTarget, type EventType } from './events.ts';
+export { mergeConditions, rfc3339Seconds, type Condition, type ConditionInput, type ConditionStatus, type MergeAt } from './conditions.ts';
+export { canonicalJson } from './json.ts';
+export { loadKubeConfig, type LoadKubeConfigOptions } from './kubeconfig.ts';
+// kube/envtest.ts (the test control-plane launcher) is imported by path: it spawns processes and
+// is for tests and developer tools, not for what runs in a cluster.

@@ -3,7 +3,7 @@
 // never per reconcile, and the same reason+message is not repeated within a window (no storms
 // when a failing reconcile is retried with backoff).
 import type { Logger } from 'pino';
-import type { KubeClient } from './runtime/index.ts';
+import type { KubeClient } from './client.ts';
 
 export interface EventTarget {
   apiVersion: string;

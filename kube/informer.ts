@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions, sleep } from './backoff.ts';
 import { Store, objectKey, type IndexFunc } from './cache.ts';
-import { ApiError, isGone, type KubeClient, type KubeObject, type WatchEvent } from './client.ts';
+import type { KubeClient, KubeObject, WatchEvent } from './client.ts';
+import { ApiError, isGone } from './errors.ts';
 import type { RuntimeMetrics, WatchRestartReason } from './metrics.ts';
 
 export interface ResourceRef {
