@@ -5,6 +5,7 @@
 import type { DataplaneMode, EffectiveEncapsulation } from '../api/index.ts';
 import type { NormalizedPool } from './defaults.ts';
 import type { ClusterProblem, Explanation, NodeFacts } from './types.ts';
+import { describeFixes, type Fix } from '../api/advice.ts';
 import { allOnLink, describeSubnets, hasReported, nameList, underlayOf, type Underlay } from './underlay.ts';
 
 export const AUTO_ADR = 'docs/adr/0003-auto-encapsulation.md';
@@ -45,43 +46,51 @@ interface Located {
   underlay: Underlay;
 }
 
-/** The selected nodes split by what they reported for the pool's address family. */
-function classify(nodes: readonly NodeFacts[], family: 4 | 6) {
+/**
+ * The selected nodes split by what they reported for the pool's address family. Nodes in
+ * `copied` report an address another node reports too (DuplicateUnderlayAddress): it says
+ * nothing about where they are, so they are set apart instead of located.
+ */
+function classify(nodes: readonly NodeFacts[], family: 4 | 6, copied: ReadonlySet<string> = new Set()) {
   const located: Located[] = [];
   const otherFamilyOnly: string[] = [];
   const pending: string[] = [];
+  const duplicated: string[] = [];
   for (const n of nodes) {
     const u = underlayOf(n, family);
-    if (u) located.push({ name: n.name, underlay: u });
+    if (u && copied.has(n.name)) duplicated.push(n.name);
+    else if (u) located.push({ name: n.name, underlay: u });
     else if (hasReported(n)) otherFamilyOnly.push(n.name);
     else pending.push(n.name);
   }
-  return { located, otherFamilyOnly, pending };
+  return { located, otherFamilyOnly, pending, duplicated };
 }
 
-function pendingNote(pending: string[]): string {
-  return pending.length === 0 ? '' : `; not reported yet: ${nameList(pending)}`;
+function pendingNote(pending: string[], duplicated: string[] = []): string {
+  return (pending.length === 0 ? '' : `; not reported yet: ${nameList(pending)}`)
+    + (duplicated.length === 0 ? '' : `; not used: the addresses of ${nameList(duplicated)} are reported by more than one node (DuplicateUnderlayAddress)`);
 }
 
-function resolveAuto(pool: NormalizedPool, nodes: readonly NodeFacts[]): { mode: EffectiveEncapsulation; reason: string } {
-  const { located, otherFamilyOnly, pending } = classify(nodes, pool.family);
+function resolveAuto(pool: NormalizedPool, nodes: readonly NodeFacts[], copied: ReadonlySet<string>): { mode: EffectiveEncapsulation; reason: string } {
+  const { located, otherFamilyOnly, pending, duplicated } = classify(nodes, pool.family, copied);
   if (otherFamilyOnly.length > 0) {
     return {
       mode: 'VXLAN',
-      reason: `Auto: nodes ${nameList(otherFamilyOnly)} have no IPv${pool.family} underlay address, so IPv${pool.family} pod traffic must be tunnelled${pendingNote(pending)}`,
+      reason: `Auto: nodes ${nameList(otherFamilyOnly)} have no IPv${pool.family} underlay address, so IPv${pool.family} pod traffic must be tunnelled${pendingNote(pending, duplicated)}`,
     };
   }
   if (located.length === 0) {
+    const why = duplicated.length > 0 ? `no selected node has reported an address of its own${pendingNote([], duplicated)}` : 'no selected node has reported its underlay address yet';
     return {
       mode: 'None',
-      reason: `Auto, provisional: no selected node has reported its underlay address yet; Auto starts with None and switches to VXLANCrossSubnet only when reported nodes span subnets (${AUTO_ADR})`,
+      reason: `Auto, provisional: ${why}; Auto starts with None and switches to VXLANCrossSubnet only when reported nodes span subnets (${AUTO_ADR})`,
     };
   }
   if (allOnLink(located)) {
     const what = located.length === 1 ? `the only node with a known address is in ${describeSubnets(located)}` : `all ${located.length} nodes with a known address share one subnet: ${describeSubnets(located)}`;
-    return { mode: 'None', reason: `Auto: ${what}${pendingNote(pending)}` };
+    return { mode: 'None', reason: `Auto: ${what}${pendingNote(pending, duplicated)}` };
   }
-  return { mode: 'VXLANCrossSubnet', reason: `Auto: nodes span subnets: ${describeSubnets(located)}${pendingNote(pending)}` };
+  return { mode: 'VXLANCrossSubnet', reason: `Auto: nodes span subnets: ${describeSubnets(located)}${pendingNote(pending, duplicated)}` };
 }
 
 /** Decides one pool; `nodes` are the nodes its nodeSelector selects. */
@@ -89,10 +98,11 @@ export function decideEncapsulation(
   pool: NormalizedPool,
   nodes: readonly NodeFacts[],
   bgp: { enabled: boolean; fullMesh: boolean },
+  copied: ReadonlySet<string> = new Set(),
 ): PoolEncapsulation {
   const field = `spec.network.ipPools[${pool.index}].encapsulation`;
   const { mode, reason } = pool.encapsulation === 'Auto'
-    ? resolveAuto(pool, nodes)
+    ? resolveAuto(pool, nodes, copied)
     : { mode: pool.encapsulation, reason: `set in ${field}` };
   const dataplane = dataplaneFor(mode, bgp.enabled);
   const explain: Explanation[] = [
@@ -102,30 +112,33 @@ export function decideEncapsulation(
   const problems: ClusterProblem[] = [];
 
   if (dataplane === 'host-gw') {
-    const { located, otherFamilyOnly } = classify(nodes, pool.family);
+    const { located, otherFamilyOnly } = classify(nodes, pool.family, copied);
     const split = located.length > 1 && !allOnLink(located);
     if (split || otherFamilyOnly.length > 0) {
       const where = [
         split ? `its nodes are in different subnets: ${describeSubnets(located)}` : '',
         otherFamilyOnly.length > 0 ? `nodes ${nameList(otherFamilyOnly)} have no IPv${pool.family} underlay address` : '',
       ].filter(Boolean).join(', and ');
-      const message = `pool ${pool.name} uses host-gw (encapsulation None without BGP) but ${where}; pods on nodes that are not directly reachable cannot reach each other. Set ${field} to VXLANCrossSubnet (or Auto), or enable BGP (spec.network.bgp.mode: FullMesh, or peers that route the pod blocks)`;
+      const fixes: Fix[] = [[{ path: field, value: 'VXLANCrossSubnet' }]];
+      const message = `pool ${pool.name} uses host-gw (encapsulation None without BGP) but ${where}; pods on nodes that are not directly reachable cannot reach each other. Set ${describeFixes(fixes)}, or add BGP peers (spec.network.bgp.peers) that route the pod blocks between the subnets`;
       explain.push({ subject: `pool ${pool.name} host-gw`, decision: 'cannot reach every node', reason: message, warning: true });
-      problems.push({ reason: 'HostGatewayAcrossSubnets', message, path: field });
+      problems.push({ reason: 'HostGatewayAcrossSubnets', message, path: field, fixes });
     }
   }
   if (dataplane === 'bgp' && bgp.fullMesh) {
-    const { located } = classify(nodes, pool.family);
+    const { located } = classify(nodes, pool.family, copied);
     if (located.length > 1 && !allOnLink(located)) {
-      const message = `pool ${pool.name} is routed by a BGP full mesh, but its nodes are in different subnets: ${describeSubnets(located)}; mesh sessions are direct (one segment) and the next hops of other subnets are unreachable. Set ${field} to VXLANCrossSubnet, or peer each node with its subnet's routers (spec.network.bgp.peers) instead of the full mesh`;
+      const fixes: Fix[] = [[{ path: field, value: 'VXLANCrossSubnet' }]];
+      const message = `pool ${pool.name} is routed by a BGP full mesh, but its nodes are in different subnets: ${describeSubnets(located)}; mesh sessions are direct (one segment) and the next hops of other subnets are unreachable. Set ${describeFixes(fixes)}, or peer each node with its subnet's routers (spec.network.bgp.peers) instead of the full mesh`;
       explain.push({ subject: `pool ${pool.name} bgp`, decision: 'mesh spans subnets', reason: message, warning: true });
-      problems.push({ reason: 'BGPMeshAcrossSubnets', message, path: field });
+      problems.push({ reason: 'BGPMeshAcrossSubnets', message, path: field, fixes });
     }
   }
   if (dataplane === 'bgp' && pool.family === 6) {
-    const message = `pool ${pool.name} is IPv6 and routed by BGP, but Weft's BIRD configuration announces IPv4 blocks only; its pods are unreachable from other nodes. Set ${field} to VXLAN or VXLANCrossSubnet`;
+    const fixes: Fix[] = [[{ path: field, value: 'VXLANCrossSubnet' }], [{ path: field, value: 'VXLAN' }]];
+    const message = `pool ${pool.name} is IPv6 and routed by BGP, but Weft's BIRD configuration announces IPv4 blocks only; its pods are unreachable from other nodes. Set ${describeFixes(fixes)}`;
     explain.push({ subject: `pool ${pool.name} bgp`, decision: 'IPv6 not announced', reason: message, warning: true });
-    problems.push({ reason: 'IPv6PoolOverBGP', message, path: field });
+    problems.push({ reason: 'IPv6PoolOverBGP', message, path: field, fixes });
   }
   return { encapsulation: mode, dataplane, explain, problems };
 }

@@ -11,6 +11,8 @@ import { normalizeSpec, type NormalizedSpec } from './defaults.ts';
 import { buildEffectiveConfig } from './effective.ts';
 import { decideEncapsulation } from './encapsulation.ts';
 import { configHash } from '../api/config-hash.ts';
+import { describeFixes, type Fix } from '../api/advice.ts';
+import { freePoolCidr } from '../api/validation/pools.ts';
 import { matchesRequirements, parseSelector, SelectorSyntaxError, type Requirement } from '../api/label-selector.ts';
 import { decideMtu } from './mtu.ts';
 import { renderNamespace } from './namespace.ts';
@@ -25,7 +27,8 @@ import {
   type RenderOptions,
   type RenderResult,
 } from './types.ts';
-import { checkFacts, compareStrings, nameList } from './underlay.ts';
+import { checkFacts, compareStrings, nameList, nodeSubnets } from './underlay.ts';
+import { blockCountProblems, copiedByFamily, duplicateAddressProblems, nodeSubnetOverlapProblems } from './pools.ts';
 
 export * from './types.ts';
 export { toYaml, toJsonList, explainText, formatExplanation, formatProblem } from './serialize.ts';
@@ -84,6 +87,14 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
   const { image, reason: imageReason } = agentImage(spec, options);
   explain.push({ subject: 'node agent image', decision: image, reason: imageReason });
 
+  const dups = duplicateAddressProblems(nodes, spec);
+  explain.push(...dups.explain);
+  degraded.push(...dups.problems);
+  const copied = copiedByFamily(dups.duplicates);
+  const overlaps = nodeSubnetOverlapProblems(spec.pools, nodes);
+  explain.push(...overlaps.explain);
+  degraded.push(...overlaps.problems);
+
   const bgp = { enabled: spec.bgp.mode === 'FullMesh' || spec.bgp.peers.length > 0, fullMesh: spec.bgp.mode === 'FullMesh' };
   const pooled = new Set<string>();
   const pools: EffectivePool[] = spec.pools.map((pool, i) => {
@@ -99,7 +110,10 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
         ...(selected.length === 0 ? { warning: true } : {}),
       });
     }
-    const decided = decideEncapsulation(pool, selected, bgp);
+    const blocks = blockCountProblems(pool, selected.length);
+    explain.push(...blocks.explain);
+    degraded.push(...blocks.problems);
+    const decided = decideEncapsulation(pool, selected, bgp, copied[pool.family]);
     explain.push(...decided.explain);
     degraded.push(...decided.problems);
     return {
@@ -115,15 +129,16 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
   });
 
   if (spec.pools.length === 0) {
-    const message = 'spec.network.ipPools is empty, so pods get no addresses; add a pool, e.g. {name: default, cidr: 10.244.0.0/16}';
+    const fixes: Fix[] = [[{ path: 'spec.network.ipPools', value: [{ name: 'default', cidr: freePoolCidr(4, 16, nodeSubnets(nodes)) ?? '10.244.0.0/16' }] }]];
+    const message = `spec.network.ipPools is empty, so pods get no addresses; set ${describeFixes(fixes)}`;
     explain.push({ subject: 'pools', decision: 'none', reason: message, warning: true });
-    degraded.push({ reason: 'NoIPPools', message, path: 'spec.network.ipPools' });
+    degraded.push({ reason: 'NoIPPools', message, path: 'spec.network.ipPools', fixes });
   } else {
     const orphans = nodes.filter((n) => !pooled.has(n.name)).map((n) => n.name);
     if (orphans.length > 0) {
       const message = `${plural(orphans.length, 'node')} (${nameList(orphans)}) ${orphans.length === 1 ? 'is' : 'are'} selected by no IP pool, so pods there get no address; widen a pool's nodeSelector or add a pool for them`;
       explain.push({ subject: 'pools', decision: 'nodes without a pool', reason: message, warning: true });
-      degraded.push({ reason: 'NodesWithoutPool', message, path: 'spec.network.ipPools' });
+      degraded.push({ reason: 'NodesWithoutPool', message, path: 'spec.network.ipPools', blocking: false });
     }
   }
 

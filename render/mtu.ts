@@ -4,6 +4,7 @@
  */
 import { encapsulationOverhead, type EffectiveEncapsulation } from '../api/index.ts';
 import type { ClusterProblem, Explanation, NodeFacts } from './types.ts';
+import { describeFixes, type Fix } from '../api/advice.ts';
 import { compareStrings, nameList, primaryFamily } from './underlay.ts';
 
 /** Assumed underlay MTU before any node reported one (Ethernet). */
@@ -83,8 +84,9 @@ export function decideMtu(specMtu: number, pools: readonly MtuPool[], nodes: rea
     mtu = specMtu;
     reason = 'set in spec.network.mtu';
     if (!auto.provisional && specMtu > auto.mtu) {
-      const message = `spec.network.mtu ${specMtu} is larger than the underlay carries: ${auto.reason} leaves ${auto.mtu} for pods, so larger packets between nodes are dropped. Set spec.network.mtu to ${auto.mtu} or to 0 (autodetect)`;
-      problems.push({ reason: 'MTUTooLarge', message, path: 'spec.network.mtu' });
+      const fixes: Fix[] = [...(auto.mtu >= 576 ? [[{ path: 'spec.network.mtu', value: auto.mtu }]] : []), [{ path: 'spec.network.mtu', value: 0 }]];
+      const message = `spec.network.mtu ${specMtu} is larger than the underlay carries: ${auto.reason} leaves ${auto.mtu} for pods, so larger packets between nodes are dropped. Set ${describeFixes(fixes)} (0 autodetects)`;
+      problems.push({ reason: 'MTUTooLarge', message, path: 'spec.network.mtu', fixes });
     }
   } else {
     mtu = auto.mtu;

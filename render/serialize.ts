@@ -18,8 +18,9 @@ export function formatExplanation(e: Explanation): string {
   return `${e.warning ? 'WARNING ' : ''}${e.subject}: ${e.decision} — ${e.reason}`;
 }
 
+/** "Degraded Reason (path): message"; a non-blocking problem (blocking: false) is a "Warning". */
 export function formatProblem(p: ClusterProblem): string {
-  return `Degraded ${p.reason}${p.path ? ` (${p.path})` : ''}: ${p.message}`;
+  return `${p.blocking === false ? 'Warning' : 'Degraded'} ${p.reason}${p.path ? ` (${p.path})` : ''}: ${p.message}`;
 }
 
 /** One line per decision, then one line per problem that makes the operator set Degraded. */

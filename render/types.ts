@@ -3,6 +3,7 @@
  * build, and what it hands back (objects, explanations, problems, the effective config).
  */
 import type { EffectiveConfig } from '../api/index.ts';
+import type { Fix } from '../api/advice.ts';
 
 /** What the cluster tells render about one node (from its Node and NodeNetwork). */
 export interface NodeFacts {
@@ -14,6 +15,8 @@ export interface NodeFacts {
   /** Underlay MTU the agent detected; absent until it reported it. */
   mtu?: number;
   labels?: Record<string, string>;
+  /** The Node's InternalIP addresses (status.addresses), when known: tell copies of one NAT address from the node's own. */
+  internalIPs?: string[];
 }
 
 export interface ClusterFacts {
@@ -49,6 +52,10 @@ export interface ClusterProblem {
   message: string;
   /** Installation field the user would change, e.g. spec.network.ipPools[0].encapsulation. */
   path?: string;
+  /** The settings the message suggests, as data (alternatives); a test applies and re-renders each. */
+  fixes?: Fix[];
+  /** False for a warning: the configuration is right for every node it covers, so the operator applies it. */
+  blocking?: boolean;
 }
 
 export interface ObjectMeta {

@@ -48,6 +48,9 @@ export function checkFacts(facts: ClusterFacts): void {
     if (n.mtu !== undefined && !(Number.isInteger(n.mtu) && n.mtu >= 576 && n.mtu <= 65535)) {
       problems.push({ path: `${at}.mtu`, message: `${JSON.stringify(n.mtu)} must be the underlay interface MTU, an integer from 576 to 65535` });
     }
+    if (n.internalIPs !== undefined && (!Array.isArray(n.internalIPs) || n.internalIPs.some((x) => typeof x !== 'string' || !ipaddr.isValid(x)))) {
+      problems.push({ path: `${at}.internalIPs`, message: 'must be a list of the Node\'s InternalIP addresses, e.g. [198.51.100.11]' });
+    }
     if (n.labels !== undefined && (typeof n.labels !== 'object' || n.labels === null || Object.values(n.labels).some((x) => typeof x !== 'string'))) {
       problems.push({ path: `${at}.labels`, message: 'must be a map of label names to string values' });
     }
@@ -70,6 +73,43 @@ export function primaryFamily(node: NodeFacts): 4 | 6 | undefined {
 
 export function hasReported(node: NodeFacts): boolean {
   return node.address !== undefined || node.addressV6 !== undefined;
+}
+
+/** Addresses reported by more than one node: copies (a NAT NIC every VM has), not node addresses. */
+export interface DuplicateAddress {
+  family: 4 | 6;
+  /** The bare address, e.g. 10.0.2.15. */
+  address: string;
+  /** The nodes reporting it, sorted. */
+  nodes: string[];
+}
+
+/**
+ * Every underlay address that two or more nodes report, per family. Routes, FDB entries and BGP
+ * sessions to such an address reach at most one of them, so nothing about the nodes' network
+ * (shared subnet or not) can be concluded from it.
+ */
+export function duplicateAddresses(nodes: readonly NodeFacts[]): DuplicateAddress[] {
+  const seen = new Map<string, DuplicateAddress>();
+  for (const n of nodes) {
+    for (const family of [4, 6] as const) {
+      const u = underlayOf(n, family);
+      if (!u) continue;
+      const key = `${family}|${u.parsed[0].toNormalizedString()}`;
+      const d = seen.get(key) ?? { family, address: u.address, nodes: [] };
+      if (!d.nodes.includes(n.name)) d.nodes.push(n.name);
+      seen.set(key, d);
+    }
+  }
+  return [...seen.values()]
+    .filter((d) => d.nodes.length > 1)
+    .map((d) => ({ ...d, nodes: [...d.nodes].sort(compareStrings) }))
+    .sort((a, b) => a.family - b.family || compareStrings(a.address, b.address));
+}
+
+/** The subnets of every node's underlay addresses (both families), e.g. 198.18.0.0/24. */
+export function nodeSubnets(nodes: readonly NodeFacts[]): string[] {
+  return nodes.flatMap((n) => [underlayOf(n, 4)?.subnet, underlayOf(n, 6)?.subnet].filter((s): s is string => s !== undefined));
 }
 
 /** a reaches b without a router when b's address is inside a's subnet. */

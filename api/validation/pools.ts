@@ -40,3 +40,57 @@ export function findPoolOverlaps(pools: readonly PoolLike[]): PoolOverlap[] {
   }
   return out;
 }
+
+/**
+ * How many blocks of /blockSize a pool of `cidr` holds: 2^(blockSize - prefix length). Each node a
+ * pool selects needs at least one. A number (2^66 for an IPv6 /56 of /122s is still exact enough
+ * to compare with a node count); undefined for a cidr that does not parse.
+ */
+export function blocksInPool(cidr: string, blockSize: number): number | undefined {
+  const p = parseStrictCIDR(cidr);
+  if (!p) return undefined;
+  return blockSize < p[1] ? 0 : 2 ** (blockSize - p[1]);
+}
+
+/** Private ranges a suggested pool is taken from, preferred first (RFC 1918, RFC 6598 for IPv4; RFC 4193 for IPv6). */
+const POOL_RANGES: Record<4 | 6, { start: string; range: string }[]> = {
+  4: [
+    { start: '10.244.0.0', range: '10.0.0.0/8' },
+    { start: '172.16.0.0', range: '172.16.0.0/12' },
+    { start: '100.64.0.0', range: '100.64.0.0/10' },
+  ],
+  6: [{ start: 'fd00:244::', range: 'fd00::/8' }],
+};
+
+function toBig(a: ipaddr.IPv4 | ipaddr.IPv6): bigint {
+  return a.toByteArray().reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+}
+
+function fromBig(n: bigint, family: 4 | 6): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < (family === 4 ? 4 : 16); i++) { bytes.unshift(Number(n & 0xffn)); n >>= 8n; }
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
+/**
+ * A private range of /prefix that overlaps none of `taken` (pools, node subnets): what advice
+ * suggests instead of a pool that collides with them. Tries at most 4096 ranges per private
+ * block; undefined when every one is taken.
+ */
+export function freePoolCidr(family: 4 | 6, prefix: number, taken: readonly string[]): string | undefined {
+  const bits = family === 4 ? 32 : 128;
+  for (const r of POOL_RANGES[family]) {
+    const [net, len] = ipaddr.parseCIDR(r.range);
+    if (prefix < len || prefix > bits) continue;
+    const step = 1n << BigInt(bits - prefix);
+    const base = toBig(net);
+    const end = base + (1n << BigInt(bits - len));
+    let at = (toBig(ipaddr.parse(r.start)) / step) * step;
+    for (let i = 0; i < 4096; i++, at += step) {
+      if (at >= end) at = base;
+      const cidr = `${fromBig(at, family)}/${prefix}`;
+      if (!taken.some((t) => cidrsOverlap(cidr, t))) return cidr;
+    }
+  }
+  return undefined;
+}

@@ -32,6 +32,8 @@ export function buildFacts(nodes: readonly KubeObject[], nodeNetworks: readonly 
     const name = n.metadata?.name;
     if (!name || n.metadata?.deletionTimestamp) continue;
     const f: NodeFacts = { name, labels: { ...(n.metadata?.labels ?? {}) } };
+    const internalIPs = internalIPsOf(n);
+    if (internalIPs.length) f.internalIPs = internalIPs;
     const st = reports.get(name)?.status;
     if (st?.address !== undefined) {
       if (validCidr(st.address)) f.address = st.address;
@@ -51,9 +53,15 @@ export function buildFacts(nodes: readonly KubeObject[], nodeNetworks: readonly 
   return { facts: { nodes: out }, dropped };
 }
 
-/** What of a Node the Installation depends on: a change elsewhere (heartbeats, status) is ignored. */
+/** The Node's InternalIP addresses (status.addresses), the valid ones. */
+function internalIPsOf(n: KubeObject): string[] {
+  const addresses = ((n as { status?: { addresses?: { type?: string; address?: string }[] } }).status?.addresses ?? []);
+  return addresses.filter((a) => a.type === 'InternalIP' && typeof a.address === 'string' && ipaddr.isValid(a.address)).map((a) => a.address!);
+}
+
+/** What of a Node the Installation depends on: a change elsewhere (heartbeats, other status) is ignored. */
 export function nodeProjection(n: KubeObject): string {
-  return JSON.stringify([n.metadata?.labels ?? {}, !!n.metadata?.deletionTimestamp]);
+  return JSON.stringify([n.metadata?.labels ?? {}, !!n.metadata?.deletionTimestamp, internalIPsOf(n)]);
 }
 
 /** What of a NodeNetwork the Installation depends on. */

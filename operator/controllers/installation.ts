@@ -26,12 +26,6 @@ export const nodeResource = { version: 'v1', plural: 'nodes' } as const;
 export const nodeNetworkResource = { group: 'network.weft.dev', version: 'v1', plural: 'nodenetworks' } as const;
 export const ipamBlockResource = { group: 'network.weft.dev', version: 'v1', plural: 'ipamblocks' } as const;
 
-/**
- * Problems that do not block applying: the configuration is right for every node it covers,
- * and freezing it would stall unrelated changes whenever a node joins unlabelled.
- */
-const NON_BLOCKING = new Set(['NodesWithoutPool']);
-
 export interface InstallationControllerOptions {
   manager: Manager;
   renderOptions: RenderOptions;
@@ -197,6 +191,8 @@ export function registerInstallationController(o: InstallationControllerOptions)
     ...(log ? { logger: log } : {}),
   });
 
+  let lastWarnings = '[]';
+
   async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     if (key !== INSTALLATION_NAME) return {};
     const inst = installations.store.get(INSTALLATION_NAME);
@@ -227,7 +223,9 @@ export function registerInstallationController(o: InstallationControllerOptions)
       if (!(err instanceof RenderInputError)) throw err;
       problems.push(...err.problems.map((p) => ({ reason: 'InvalidConfiguration', path: p.path, message: p.message })));
     }
-    if (result) problems.push(...result.degraded.filter((p) => !NON_BLOCKING.has(p.reason)));
+    // Warnings (blocking: false, e.g. NodesWithoutPool) do not stop the apply: the configuration is
+    // right for every node it covers, and freezing it would stall unrelated changes.
+    if (result) problems.push(...result.degraded.filter((p) => p.blocking !== false));
     if (problems.length > 0 || !result) return degrade(inst, problems, ctx);
 
     // Apply what differs, in render's order (dependencies first).
@@ -301,6 +299,14 @@ export function registerInstallationController(o: InstallationControllerOptions)
     if (prev?.mtu !== status.mtu) await emit(inst, 'Normal', 'MTUSelected', 'Render', `pod MTU ${status.mtu}: ${status.mtuReason}`);
     if (prev?.encapsulation !== status.encapsulation) {
       await emit(inst, 'Normal', 'EncapsulationSelected', 'Render', `encapsulation ${status.encapsulation}: ${ipPools.map((p) => `pool ${p.name} ${p.encapsulation} (${p.dataplane})${p.reason ? `: ${p.reason}` : ''}`).join('; ')}`);
+    }
+    // Non-blocking problems (PoolOutOfBlocks, NodesWithoutPool) are applied anyway; each becomes
+    // one Warning event when it first appears, so steady state still writes nothing.
+    const warnings = result.degraded.filter((p) => p.blocking === false);
+    const warningsKey = JSON.stringify(warnings.map((p) => p.message));
+    if (warningsKey !== lastWarnings) {
+      for (const w of warnings) await emit(inst, 'Warning', w.reason, 'Render', w.message);
+      lastWarnings = warningsKey;
     }
     if (prev?.configHash !== status.configHash) {
       await emit(inst, 'Normal', 'RolloutStarted', 'Rollout', `node agents move to configuration ${result.configHash.slice(0, 12)} (image ${result.image}) on ${outcome.counts.desired} node(s)`);

@@ -36,7 +36,7 @@ describe('decideMtu', () => {
     const d = decideMtu(1500, [pool('VXLAN')], [node('a', 1500)]);
     assert.equal(d.mtu, 1500);
     assert.equal(d.problems[0]?.reason, 'MTUTooLarge');
-    assert.match(d.problems[0]!.message, /Set spec.network.mtu to 1450/);
+    assert.match(d.problems[0]!.message, /Set spec\.network\.mtu: 1450/);
   });
   test('no facts: provisional defaults per mode', () => {
     for (const [mode, want] of [['VXLAN', 1450], ['IPIP', 1480], ['None', 1500]] as const) {
