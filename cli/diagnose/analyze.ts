@@ -4,7 +4,9 @@
 // BIRD is down, a DF ping failing because the node's own interface is too small) are added to
 // that finding's evidence instead of being reported again.
 import ipaddr from 'ipaddr.js';
-import { encapsulationOverhead, type EffectiveEncapsulation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
+import { encapsulationOverhead, matchesRequirements, parseSelector, type EffectiveEncapsulation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
+import { describeFixes, type Fix } from '../../api/advice.ts';
+import { blocksInPool, cidrsOverlap, freePoolCidr } from '../../api/validation/pools.ts';
 import {
   isUnavailable, type AgentReport, type BgpSessionFacts, type DfProbe, type Finding, type InterfaceFacts, type Severity, type Snapshot, type TunnelProbe,
 } from './snapshot.ts';
@@ -53,6 +55,11 @@ export const FINDINGS: Record<string, { severity: string; checks: string }> = {
   'vxlan-fdb-missing': { severity: 'critical', checks: 'the VXLAN device lacks the FDB entry (peer VTEP MAC -> peer underlay address) of a peer' },
   'vxlan-neighbour-missing': { severity: 'critical', checks: 'the VXLAN device lacks the neighbour entry (peer tunnel address -> peer VTEP MAC) of a peer' },
   'vxlan-udp-blocked': { severity: 'critical', checks: 'the underlay ping to a peer passes but the tunnel ping (UDP 4789) fails with all entries present' },
+  'underlay-address-duplicated': { severity: 'critical', checks: 'two or more nodes advertise the same underlay address (a copy such as a NAT interface every VM has); notes when it is none of the Nodes\' InternalIPs' },
+  'underlay-address-gone': { severity: 'critical', checks: 'the address a node advertises (NodeNetwork.status.address) is no longer on any of its interfaces (a floating address that moved)' },
+  'pool-overlaps-node-subnet': { severity: 'critical', checks: 'a pod pool overlaps the subnet of the nodes\' underlay addresses' },
+  'ipam-pool-out-of-blocks': { severity: 'critical', checks: 'a pool has fewer blocks than the nodes it selects: some nodes get no block' },
+  'bgp-mesh-across-subnets': { severity: 'critical', checks: 'a BGP full mesh routes a pool but the nodes are not all in one underlay subnet' },
   'address-wrong-interface': { severity: 'critical', checks: 'the autodetected underlay address is on a bridge, CNI, container or tunnel interface, or inside a pod pool' },
   'hostgw-nodes-not-one-subnet': { severity: 'critical', checks: 'a host-gw pool is in use but the nodes are not all in one underlay subnet' },
   'kernel-ip-forward-off': { severity: 'critical', checks: 'net.ipv4.ip_forward is not 1' },
@@ -495,14 +502,18 @@ function checkAddressInterface(s: Snapshot, f: Findings): void {
       const ports = ifaces.filter((i) => i.master === ifname);
       if (!ports.some((p) => p.kind !== 'veth' && p.kind !== 'tap')) reasons.push(`${ifname} is a bridge with ${ports.length ? `only container ports (${ports.map((p) => p.name).join(', ')})` : 'no ports'}: a container bridge, not the uplink`);
     }
+    // An address inside a pool on an otherwise fine uplink is the pool's fault (pool-overlaps-node-subnet).
+    if (!reasons.length) continue;
     const inPool = poolCidrs.find((c) => inSubnet(c, address));
     if (inPool) reasons.push(`${address} is inside pod pool ${inPool}`);
-    if (!reasons.length) continue;
+    const field = `spec.network.nodeAddressAutodetectionV${address.includes(':') ? 6 : 4}`;
+    const fixes: Fix[] = [[{ path: field, value: { kubernetes: 'NodeInternalIP' } }], [{ path: field, value: { interface: 'eth0|ens.*' } }]];
     f.add({
       id: 'address-wrong-interface', severity: 'critical', node: name,
       summary: `${name}'s underlay address ${nn.status?.address} was autodetected on ${ifname}, which is not the node's uplink: peers route pod traffic to an address they cannot reach`,
       evidence: [...reasons, `autodetection method: ${nn.status?.autodetectionMethod ?? '?'}`],
-      remediation: 'set spec.network.nodeAddressAutodetectionV4 to interface (e.g. "eth0|ens.*"), canReach (a router or the API server address) or kubernetesInternalIP, then let the rollout restart the agents',
+      remediation: `set ${describeFixes(fixes)} (a regular expression of the uplink names), or ${field} to {canReach: <a router or the API server address>}, then let the rollout restart the agents`,
+      fixes,
     });
   }
 }
@@ -526,13 +537,15 @@ function checkHostGwSubnets(s: Snapshot, f: Findings): void {
     const network = net.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(g.subnet).toString() : net.toString();
     return `${network}/${len}: ${g.names.sort(byName).join(', ')}`;
   });
+  const fixes: Fix[] = [hostGw.map((p) => ({ path: `spec.network.ipPools[${specPoolIndex(s, p.name)}].encapsulation`, value: 'VXLANCrossSubnet' }))].filter((x) => x.every((y) => !y.path.includes('[-1]')));
   for (const g of groups.slice(1)) {
     for (const name of g.names) {
       f.add({
         id: 'hostgw-nodes-not-one-subnet', severity: 'critical', node: name,
         summary: `pool${hostGw.length > 1 ? 's' : ''} ${hostGw.map((p) => p.name).join(', ')} use${hostGw.length > 1 ? '' : 's'} host-gw, but ${name} is not in the same underlay subnet as the other nodes: host-gw routes to it need a next hop on the local link`,
         evidence: describe,
-        remediation: 'use encapsulation VXLANCrossSubnet (or Auto) for these pools, or enable BGP, or put the nodes on one L2 segment',
+        remediation: `set ${describeFixes(fixes)}, or add BGP peers (spec.network.bgp.peers) that route the pod blocks, or put the nodes on one L2 segment`,
+        fixes,
       });
     }
   }
@@ -597,6 +610,201 @@ function checkKernel(s: Snapshot, f: Findings, o: AnalysisOptions): void {
   }
 }
 
+// ---------- root causes that make many symptoms (see groupUnderCauses) ----------
+
+function specPoolIndex(s: Snapshot, name: string): number {
+  return (s.installation?.spec?.network?.ipPools ?? []).findIndex((p) => p.name === name);
+}
+
+function subnetOf(cidr: string): string | undefined {
+  try {
+    const [addr, len] = ipaddr.parseCIDR(cidr);
+    const net = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+    return `${net.toString()}/${len}`;
+  } catch { return undefined; }
+}
+
+/** Nodes (by NodeNetwork) that advertise the same address: copies, e.g. a NAT NIC every VM has. */
+function checkDuplicateAddresses(s: Snapshot, f: Findings): void {
+  const byAddress = new Map<string, NodeNetwork[]>();
+  for (const nn of s.nodeNetworks) {
+    const a = addrOf(nn.status?.address);
+    if (!a) continue;
+    let key: string;
+    try { key = ipaddr.parse(a).toNormalizedString(); } catch { continue; }
+    byAddress.set(key, [...(byAddress.get(key) ?? []), nn]);
+  }
+  for (const nns of byAddress.values()) {
+    if (nns.length < 2) continue;
+    const names = nns.map((n) => n.metadata?.name ?? '?').sort(byName);
+    const address = addrOf(nns[0]!.status!.address)!;
+    const internal = (name: string) => s.nodes.find((n) => n.name === name)?.internalIPs ?? [];
+    const isInternal = s.nodes.some((n) => n.internalIPs.includes(address));
+    const field = `spec.network.nodeAddressAutodetectionV${address.includes(':') ? 6 : 4}`;
+    const fixes: Fix[] = [[{ path: field, value: { kubernetes: 'NodeInternalIP' } }]];
+    f.add({
+      id: 'underlay-address-duplicated', severity: 'critical', peer: names.join(','),
+      summary: `nodes ${names.join(', ')} all advertise the underlay address ${address}: routes, tunnels and BGP sessions to it reach at most one of them`,
+      evidence: [
+        ...nns.map((n) => `${n.metadata?.name}: ${n.status?.address} on ${n.status?.interface ?? '?'} (autodetection ${n.status?.autodetectionMethod ?? '?'}); Node InternalIP ${internal(n.metadata?.name ?? '').join(', ') || 'none'}`),
+        isInternal ? `${address} is a Node InternalIP too` : `${address} differs from every Node's InternalIP: it is a copy (e.g. the same NAT interface on every VM), not a node address`,
+      ],
+      remediation: `set ${describeFixes(fixes)}, or ${field} to {interface: <regex of the node NIC>} or {cidrs: [<the node network>]}; the rollout restarts the agents`,
+      fixes,
+    });
+  }
+}
+
+/** The address a node advertises is no longer on it (a keepalived address that moved). */
+function checkAddressGone(s: Snapshot, f: Findings): void {
+  for (const nn of s.nodeNetworks) {
+    const name = nn.metadata?.name ?? '';
+    const address = addrOf(nn.status?.address);
+    const ifaces = list(agentOf(s, name)?.interfaces);
+    if (!address || !ifaces) continue;
+    const held = ifaces.some((i) => i.addresses.some((x) => addrOf(x) === address));
+    if (held) continue;
+    const fixes: Fix[] = [[{ path: `spec.network.nodeAddressAutodetectionV${address.includes(':') ? 6 : 4}`, value: { kubernetes: 'NodeInternalIP' } }]];
+    const elsewhere = s.nodeNetworks.map((o) => o.metadata?.name ?? '').filter((o) => o !== name && list(agentOf(s, o)?.interfaces)?.some((i) => i.addresses.some((x) => addrOf(x) === address)));
+    f.add({
+      id: 'underlay-address-gone', severity: 'critical', node: name,
+      summary: `the address ${name} advertises is no longer on ${name}: ${address} (NodeNetwork.status.address) is on none of its interfaces, so peers send its pod traffic to the wrong host`,
+      evidence: [
+        `${name} interfaces now: ${ifaces.filter((i) => i.addresses.length).map((i) => `${i.name} ${i.addresses.join(' ')}`).join('; ') || 'no addresses'}`,
+        ...(elsewhere.length ? [`${address} is now on ${elsewhere.join(', ')} (a floating address that moved)`] : []),
+        `autodetection: ${nn.status?.autodetectionMethod ?? '?'}`,
+      ],
+      remediation: `autodetection took a floating address: choose the node's own address (set ${describeFixes(fixes)}, or {cidrs: [<the node network>]}); an agent that re-detects addresses reports the new one on its next pass, an older one after a restart of the weft-node pod on ${name}`,
+      fixes,
+    });
+  }
+}
+
+/** A pool overlapping the nodes' own network. */
+function checkPoolNodeSubnet(s: Snapshot, f: Findings): void {
+  const ps = pools(s);
+  const subnets = s.nodeNetworks
+    .filter((nn) => nn.status?.address && !f.has('address-wrong-interface', nn.metadata?.name))
+    .map((nn) => ({ node: nn.metadata?.name ?? '?', subnet: subnetOf(nn.status!.address!) }))
+    .filter((x): x is { node: string; subnet: string } => x.subnet !== undefined);
+  for (const p of ps) {
+    const hit = subnets.filter((x) => cidrsOverlap(p.cidr, x.subnet));
+    if (!hit.length) continue;
+    const nets = [...new Set(hit.map((h) => h.subnet))].sort(byName);
+    const i = specPoolIndex(s, p.name);
+    const family = p.cidr.includes(':') ? 6 : 4;
+    const free = freePoolCidr(family, Number(p.cidr.split('/')[1]), [...ps.filter((q) => q !== p).map((q) => q.cidr), ...subnets.map((x) => x.subnet)]);
+    const fixes: Fix[] = free && i >= 0 ? [[{ path: `spec.network.ipPools[${i}].cidr`, value: free }]] : [];
+    f.add({
+      id: 'pool-overlaps-node-subnet', severity: 'critical', peer: hit.map((h) => h.node).sort(byName).join(','),
+      summary: `pool ${p.name} (${p.cidr}) overlaps the node network ${nets.join(', ')}: blocks may take addresses hosts there hold, and natOutgoing does not masquerade pod traffic to that network`,
+      evidence: hit.map((h) => `${h.node}: underlay subnet ${h.subnet} inside pool ${p.name} ${p.cidr}`),
+      remediation: `pick a pool outside the node network${fixes.length ? `: ${describeFixes(fixes)}` : ''} (cidr is immutable: on a running cluster add a new pool with it, move the nodes to it, then remove ${p.name}); autodetection is not at fault`,
+      fixes,
+    });
+  }
+}
+
+/** A pool selected by more nodes than it has blocks. */
+function checkPoolBlocks(s: Snapshot, f: Findings): void {
+  const spec = s.installation?.spec?.network?.ipPools ?? [];
+  for (const p of pools(s)) {
+    const total = blocksInPool(p.cidr, p.blockSize);
+    if (total === undefined) continue;
+    let selector: ReturnType<typeof parseSelector> = [];
+    try { selector = parseSelector(spec.find((x) => x.name === p.name)?.nodeSelector ?? ''); } catch { /* the operator reports a bad selector */ }
+    const selected = s.nodes.filter((n) => matchesRequirements(selector, n.labels ?? {}));
+    if (selected.length <= total) continue;
+    const holders = new Set(s.blocks.filter((b) => b.spec.pool === p.name).map((b) => b.spec.node));
+    const without = selected.map((n) => n.name).filter((n) => !holders.has(n)).sort(byName);
+    const prefix = Number(p.cidr.split('/')[1]);
+    const wider = p.blockSize - Math.ceil(Math.log2(selected.length));
+    const family = p.cidr.includes(':') ? 6 : 4;
+    const free = freePoolCidr(family, Math.max(wider, 8), [...pools(s).map((q) => q.cidr), ...s.nodeNetworks.map((nn) => subnetOf(nn.status?.address ?? '') ?? '').filter(Boolean)]);
+    const selectorOf = spec.find((x) => x.name === p.name)?.nodeSelector;
+    const fixes: Fix[] = free ? [[{ path: `spec.network.ipPools[${spec.length}]`, value: { name: `${p.name}-${wider}`.slice(0, 63), cidr: free, blockSize: p.blockSize, ...(selectorOf ? { nodeSelector: selectorOf } : {}) } }]] : [];
+    f.add({
+      id: 'ipam-pool-out-of-blocks', severity: 'critical', peer: without.join(','),
+      summary: `pool ${p.name} is out of blocks: ${total} blocks for ${selected.length} nodes (${p.cidr} in /${p.blockSize} blocks), so ${selected.length - total} node(s) get no pod addresses from it`,
+      evidence: [`${holders.size} of ${total} blocks claimed`, ...(without.length ? [`nodes holding no block of ${p.name}: ${without.join(', ')}`] : [])],
+      remediation: `add a pool of /${wider} or wider${fixes.length ? ` (${describeFixes(fixes)})` : ''}, move the nodes to it and remove ${p.name} (cidr and blockSize are immutable)`,
+      fixes,
+    });
+  }
+}
+
+/** A BGP full mesh over nodes in different subnets: every cross-subnet session fails. */
+function checkBgpMeshSubnets(s: Snapshot, f: Findings): void {
+  if (s.installation?.spec?.network?.bgp?.mode !== 'FullMesh') return;
+  const bgpPools = pools(s).filter(isBgp);
+  if (!bgpPools.length) return;
+  const groups = new Map<string, string[]>();
+  for (const nn of s.nodeNetworks) {
+    const sub = subnetOf(nn.status?.address ?? '');
+    if (sub) groups.set(sub, [...(groups.get(sub) ?? []), nn.metadata?.name ?? '?']);
+  }
+  if (groups.size < 2) return;
+  const sorted = [...groups].sort((a, b) => b[1].length - a[1].length || byName(a[0], b[0]));
+  const outside = sorted.slice(1).flatMap(([, names]) => names).sort(byName);
+  const fixes: Fix[] = [bgpPools.map((p) => ({ path: `spec.network.ipPools[${specPoolIndex(s, p.name)}].encapsulation`, value: 'VXLANCrossSubnet' }))].filter((x) => x.every((y) => !y.path.includes('[-1]')));
+  f.add({
+    id: 'bgp-mesh-across-subnets', severity: 'critical', peer: outside.join(','),
+    summary: `the BGP full mesh spans subnets: ${outside.join(', ')} ${outside.length > 1 ? 'are' : 'is'} not in ${sorted[0]![0]} with the other nodes, so mesh sessions and direct routes across the subnets fail`,
+    evidence: sorted.map(([sub, names]) => `${sub}: ${names.sort(byName).join(', ')}`),
+    remediation: `set ${describeFixes(fixes)} (direct routes within a subnet, VXLAN across), or peer each node with its subnet's routers (spec.network.bgp.peers) instead of the full mesh`,
+    fixes,
+  });
+}
+
+/** Degraded reasons of the operator (render's problems) and the finding that reports the same cause. */
+const DEGRADED_CAUSE: Record<string, string> = {
+  DuplicateUnderlayAddress: 'underlay-address-duplicated',
+  PoolOverlapsNodeSubnet: 'pool-overlaps-node-subnet',
+  PoolOutOfBlocks: 'ipam-pool-out-of-blocks',
+  BGPMeshAcrossSubnets: 'bgp-mesh-across-subnets',
+  HostGatewayAcrossSubnets: 'hostgw-nodes-not-one-subnet',
+};
+
+const PAIR_SYMPTOMS = new Set(['bgp-session-down', 'vxlan-udp-blocked', 'vxlan-fdb-missing', 'vxlan-neighbour-missing', 'mtu-path-df-failed', 'hostgw-nodes-not-one-subnet', 'address-wrong-interface', 'agent-not-ready']);
+
+/**
+ * One cause, one finding: findings that a root cause explains are folded under it as symptoms,
+ * so the report leads with the cause and its fix. A symptom is on (or between) nodes the cause
+ * names; the operator's Degraded finding is folded when its reason is that cause.
+ */
+function groupUnderCauses(s: Snapshot, findings: Finding[]): Finding[] {
+  const causes = findings.filter((x) => ['underlay-address-duplicated', 'underlay-address-gone', 'bgp-mesh-across-subnets', 'ipam-pool-out-of-blocks', 'pool-overlaps-node-subnet'].includes(x.id));
+  if (!causes.length) return findings;
+  const degradedReason = cond(s.installation, 'Degraded')?.reason ?? '';
+  const nodesOf = (c: Finding) => new Set([...(c.node ? [c.node] : []), ...(c.peer ? c.peer.split(',') : [])]);
+  const explains = (c: Finding, x: Finding): boolean => {
+    if (x === c || causes.includes(x)) return false;
+    if (x.id === 'operator-degraded') return DEGRADED_CAUSE[degradedReason] === c.id;
+    const names = nodesOf(c);
+    const ends = [x.node, ...(x.peer ? x.peer.split(',') : [])].filter((n): n is string => !!n);
+    switch (c.id) {
+      case 'bgp-mesh-across-subnets':
+        if (x.id === 'agent-not-ready') return ends.some((n) => names.has(n)) || x.evidence.some((e) => e.includes('PeersUnreachable'));
+        // A session between a node outside the main subnet and one inside it.
+        return x.id === 'bgp-session-down' && ends.some((n) => names.has(n)) && !ends.every((n) => names.has(n));
+      case 'ipam-pool-out-of-blocks':
+        return (x.id === 'agent-not-ready' && x.evidence.some((e) => e.includes('NoBlocks'))) || (x.id === 'ipam-node-blocks-full' && x.severity === 'critical');
+      case 'pool-overlaps-node-subnet':
+        return false;
+      default:
+        return PAIR_SYMPTOMS.has(x.id) && ends.some((n) => names.has(n));
+    }
+  };
+  const folded = new Set<Finding>();
+  for (const c of causes) {
+    const mine = findings.filter((x) => !folded.has(x) && explains(c, x));
+    if (!mine.length) continue;
+    c.symptoms = [...(c.symptoms ?? []), ...mine];
+    for (const x of mine) folded.add(x);
+  }
+  return findings.filter((x) => !folded.has(x));
+}
+
 const SEVERITY_ORDER: Record<Severity, number> = { critical: 0, warning: 1 };
 
 /** Pure: the findings for a snapshot, most severe first, then by node and id. */
@@ -610,6 +818,11 @@ export function analyze(s: Snapshot, options: Partial<AnalysisOptions> = {}): Fi
   checkBgp(s, f);
   checkVxlan(s, f);
   checkAddressInterface(s, f);
+  checkDuplicateAddresses(s, f);
+  checkAddressGone(s, f);
+  checkPoolNodeSubnet(s, f);
+  checkPoolBlocks(s, f);
+  checkBgpMeshSubnets(s, f);
   checkHostGwSubnets(s, f);
   checkKernel(s, f, o);
   checkAgents(s, f);
@@ -617,7 +830,7 @@ export function analyze(s: Snapshot, options: Partial<AnalysisOptions> = {}): Fi
   const explains: Record<string, string[]> = {
     PeersUnreachable: ['bgp-daemon-down', 'bgp-session-down'],
     ConflistWriteFailed: ['cni-conflist-missing'],
-    NoBlocks: ['ipam-node-blocks-full', 'ipam-pool-utilization'],
+    NoBlocks: ['ipam-node-blocks-full', 'ipam-pool-utilization', 'ipam-pool-out-of-blocks'],
   };
   const out = f.out.filter((x) => {
     if (x.id !== 'agent-not-ready' || !x.node) return true;
@@ -626,12 +839,12 @@ export function analyze(s: Snapshot, options: Partial<AnalysisOptions> = {}): Fi
     const related = (explains[reason] ?? []).flatMap((id) => f.out.filter((y) => y.id === id && (
       y.node === x.node || (y.peer ?? '').split(',').includes(x.node!)
       // Cluster-wide causes, and a peer's BIRD being down, explain every node's symptom.
-      || y.id === 'ipam-pool-utilization' || y.id === 'bgp-daemon-down')));
+      || y.id === 'ipam-pool-utilization' || y.id === 'ipam-pool-out-of-blocks' || y.id === 'bgp-daemon-down')));
     if (!related.length || (pod && !pod.ready && reason !== 'PeersUnreachable')) return true;
     for (const r of related) r.evidence.push(...x.evidence.map((e) => `${x.node}: ${e}`));
     return false;
   });
-  return out
+  return groupUnderCauses(s, out)
     .filter((x) => !s.onlyNode || !x.node || x.node === s.onlyNode || (x.peer ?? '').split(',').includes(s.onlyNode))
     .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || byName(a.node ?? '', b.node ?? '') || byName(a.id, b.id));
 }

@@ -11,10 +11,15 @@ export function formatTable(findings: readonly Finding[], s: Pick<Snapshot, 'nod
   out.push(table(['SEVERITY', 'NODE', 'FINDING', 'SUMMARY'], findings.map((f) => [f.severity.toUpperCase(), f.node ?? '-', f.id, f.summary])));
   out.push('');
   for (const [i, f] of findings.entries()) {
-    out.push(`${i + 1}. [${f.severity}] ${f.id}${f.node ? ` on ${f.node}` : ''}${f.peer ? ` (peer ${f.peer})` : ''}`);
+    // The cause and its fix first; the evidence, then the symptoms it explains, beneath.
+    out.push(`${i + 1}. [${f.severity}] ${f.id}${f.node ? ` on ${f.node}` : ''}${f.peer ? ` (${f.node ? 'peer' : 'nodes'} ${f.peer})` : ''}`);
     out.push(`   ${f.summary}`);
-    for (const e of f.evidence) out.push(`   - ${e}`);
     out.push(`   fix: ${f.remediation}`);
+    for (const e of f.evidence) out.push(`   - ${e}`);
+    if (f.symptoms?.length) {
+      out.push(`   symptoms of this cause (${f.symptoms.length}):`);
+      for (const x of f.symptoms) out.push(`     * [${x.severity}] ${x.id}${x.node ? ` on ${x.node}` : ''}${x.peer ? ` (peer ${x.peer})` : ''}: ${x.summary}`);
+    }
   }
   const critical = findings.filter((f) => f.severity === 'critical').length;
   out.push('');

@@ -41,6 +41,7 @@ function nodeFacts(n: KubeObject): NodeFacts {
     name: n.metadata?.name ?? '',
     ...(n.metadata?.uid ? { uid: n.metadata.uid } : {}),
     internalIPs: (st?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+    labels: { ...(n.metadata?.labels ?? {}) },
     ready: st?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     ...(netns ? { netns } : {}),
   };

@@ -3,11 +3,14 @@
 // node's network namespace). The analysis is a pure function of this, so every finding is
 // unit-tested on crafted snapshots.
 import type { Installation, IPAMBlock, NodeNetwork } from '../../api/index.ts';
+import type { Fix } from '../../api/advice.ts';
 
 export interface NodeFacts {
   name: string;
   uid?: string;
   internalIPs: string[];
+  /** The Node's labels, to tell which nodes a pool's nodeSelector selects. */
+  labels?: Record<string, string>;
   ready: boolean;
   /** The sandbox names the network namespace a node lives in (annotation sandbox.weft.dev/netns). */
   netns?: string;
@@ -123,4 +126,8 @@ export interface Finding {
   summary: string;
   evidence: string[];
   remediation: string;
+  /** The Installation settings the remediation suggests (api/advice.ts); a test applies and re-renders each. */
+  fixes?: Fix[];
+  /** Findings this one causes, folded under it: the report leads with the cause and its fix. */
+  symptoms?: Finding[];
 }

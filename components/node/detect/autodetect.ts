@@ -71,7 +71,7 @@ function compileRegex(field: string, source: string): RegExp {
   try {
     return new RegExp(source);
   } catch (e) {
-    throw new AutodetectionError(`autodetection.${field} "${source}" is not a valid regular expression: ${(e as Error).message}; fix it in the Installation's spec.network.nodeAddressAutodetection`);
+    throw new AutodetectionError(`autodetection.${field} "${source}" is not a valid regular expression: ${(e as Error).message}; fix it in the Installation's spec.network.nodeAddressAutodetectionV4 (or V6)`);
   }
 }
 
@@ -98,7 +98,7 @@ export function selectUnderlay(method: EffectiveAutodetection, inp: SelectInputs
       const [a] = candidates(i, family);
       if (a) return underlayOf(i, a, name);
     }
-    throw new AutodetectionError(`autodetection ${name} found no interface with a global IPv${family} address (seen: ${describe(interfaces, family)}); set spec.network.nodeAddressAutodetection to interface, canReach or cidrs`);
+    throw new AutodetectionError(`autodetection ${name} found no interface with a global IPv${family} address (seen: ${describe(interfaces, family)}); set spec.network.nodeAddressAutodetectionV${family} to {interface: <regex>}, {canReach: <address>}, {cidrs: [<ranges>]} or {kubernetes: NodeInternalIP}`);
   };
 
   if (method.interface !== undefined) {
