@@ -174,7 +174,7 @@ describe('diagnose on real configurations', () => {
     assert.equal(f.symptoms!.length, 7, 'six sessions down and the operator Degraded');
     assert.deepEqual(f.fixes, [[{ path: 'spec.network.ipPools[0].encapsulation', value: 'VXLANCrossSubnet' }]]);
     const text = formatTable(got, s);
-    const [cause, fix, symptoms] = ['bgp-mesh-across-subnets', 'fix: set spec.network.ipPools[0].encapsulation: VXLANCrossSubnet', 'symptoms of this cause (7)'].map((x) => text.indexOf(x));
+    const [cause, fix, symptoms] = ['bgp-mesh-across-subnets', 'fix: set spec.network.ipPools[0].encapsulation: VXLANCrossSubnet', 'symptoms of this cause (7)'].map((x) => text.indexOf(x)) as [number, number, number];
     assert.ok(cause >= 0 && cause < fix && fix < symptoms, text);
   });
 });
