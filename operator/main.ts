@@ -9,6 +9,7 @@ import { names } from '../api/index.ts';
 import { DEFAULT_REGISTRY } from '../render/index.ts';
 import { CrdDowngradeError } from './crds.ts';
 import { createOperator } from './operator.ts';
+import { EXIT, missingNamespaceError } from './preflight.ts';
 import { batchRollout, DEFAULT_BATCH_TIMEOUT_MS } from './rollout/batch-rollout.ts';
 import { createLogger } from '../kube/index.ts';
 
@@ -58,7 +59,14 @@ export function buildCommand(): Command {
     .addOption(new Option('--uninstall-timeout <s>', 'seconds Installation deletion waits for node agents to clean their nodes before it finishes anyway (Warning Event)').default(60_000, '60').argParser(seconds))
     .addOption(new Option('--apply-crds [bool]', 'apply the embedded CRDs at start').default(true).argParser(bool))
     .option('--crds-dir <dir>', 'directory of the CRDs to apply (default: the ones shipped with the operator)')
-    .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.WEFT_LOG_LEVEL || 'info');
+    .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.WEFT_LOG_LEVEL || 'info')
+    .addHelpText('after', `
+Exit codes:
+  ${EXIT.ok}  stopped by a signal
+  ${EXIT.failed}  stopped otherwise (lost the lease, failed to start): let the pod restart
+  ${EXIT.noKubeconfig}  no kubeconfig: pass --kubeconfig or run in a pod with a service account
+  ${EXIT.crdDowngrade}  the cluster's CRDs are newer than this operator
+  ${EXIT.noNamespace}  the --namespace (default weft-system) does not exist: apply the release manifest, or pass --namespace`);
 }
 
 interface Flags {
@@ -94,7 +102,15 @@ export async function main(argv = process.argv): Promise<number> {
     else kc.loadFromDefault();
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot load a kubeconfig: pass --kubeconfig or run in a pod with a service account');
-    return 2;
+    return EXIT.noKubeconfig;
+  }
+  if (flags.leaderElect) {
+    const missing = await missingNamespaceError(kc, flags.namespace);
+    if (missing) {
+      // One line on stderr a person running this by hand reads, not a JSON log line.
+      process.stderr.write(`weft-operator: ${missing}\n`);
+      return EXIT.noNamespace;
+    }
   }
   const identity = flags.identity ?? `${process.env.POD_NAME || hostname()}_${randomUUID().slice(0, 8)}`;
   log.info({ version: flags.version, namespace: flags.namespace, identity, leaderElect: flags.leaderElect }, 'starting weft-operator');
@@ -125,16 +141,16 @@ export async function main(argv = process.argv): Promise<number> {
   } catch (err) {
     if (err instanceof CrdDowngradeError) {
       log.fatal(err.message);
-      return 3;
+      return EXIT.crdDowngrade;
     }
     log.fatal({ err }, 'starting the operator failed');
-    return 1;
+    return EXIT.failed;
   }
   for (const c of op.crdPlan) if (c.action !== 'unchanged') log.info({ crd: c.name, action: c.action, revision: c.ours }, 'CRD applied');
   const reason = await op.run();
   log.info({ reason }, 'weft-operator stopped');
   // A lost lease means another replica may be acting already: exit so the pod restarts clean.
-  return reason === 'signal' || reason === 'stopped' ? 0 : 1;
+  return reason === 'signal' || reason === 'stopped' ? EXIT.ok : EXIT.failed;
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('operator/main.ts')) {

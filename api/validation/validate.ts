@@ -159,6 +159,22 @@ function keyOf(item: unknown, keys: string[]): string {
   return JSON.stringify(keys.map((k) => obj[k]));
 }
 
+/**
+ * The message of a failed rule: its messageExpression evaluated on the object as the API server
+ * does (falling back to `message` when it does not yield a non-empty string), else `message`.
+ */
+function ruleMessage(r: Rule, schema: JSONSchema, value: unknown): string {
+  if (r.messageExpression) {
+    try {
+      const m = compileRule(r.messageExpression)({ self: toCel(schema, value) });
+      if (typeof m === 'string' && m.trim() !== '') return m;
+    } catch {
+      // fall through to the static message, as the API server does
+    }
+  }
+  return r.message ?? `failed rule: ${r.rule}`;
+}
+
 /** Walks schema and value together, checking list-map keys and evaluating CEL rules. */
 function walk(schema: JSONSchema, value: unknown, old: unknown, hasOld: boolean, path: string, out: Problem[]): void {
   if (value === undefined) return;
@@ -182,7 +198,7 @@ function walk(schema: JSONSchema, value: unknown, old: unknown, hasOld: boolean,
       out.push({ path: where || '<root>', message: `rule could not be evaluated (${msg}); fix the other problems at this field first` });
       continue;
     }
-    out.push({ path: where || '<root>', message: r.message ?? `failed rule: ${r.rule}` });
+    out.push({ path: where || '<root>', message: ruleMessage(r, schema, value) });
   }
   if (Array.isArray(value)) {
     const items = schema.items as JSONSchema | undefined;

@@ -30,6 +30,8 @@ const cases: { rule: string; valid: Obj; invalid: Obj; path: string; old?: Obj }
   { rule: 'IPv4 blockSize 20-32', valid: withPools(pool({ blockSize: 32 })), invalid: withPools(pool({ blockSize: 33 })), path: 'spec.network.ipPools[0].blockSize' },
   { rule: 'IPv4 blockSize >= 20', valid: withPools(pool({ cidr: '10.0.0.0/8', blockSize: 20 })), invalid: withPools(pool({ cidr: '10.0.0.0/8', blockSize: 19 })), path: 'spec.network.ipPools[0].blockSize' },
   { rule: 'IPv6 blockSize 116-128', valid: withPools(pool({ cidr: 'fd00::/56', blockSize: 122 })), invalid: withPools(pool({ cidr: 'fd00::/56', blockSize: 64 })), path: 'spec.network.ipPools[0].blockSize' },
+  { rule: 'default blockSize not larger than pool', valid: withPools(pool({ cidr: '10.0.0.0/26' })), invalid: withPools(pool({ name: 'small', cidr: '10.0.0.0/28' })), path: 'spec.network.ipPools[0].blockSize' },
+  { rule: 'default IPv6 blockSize not larger than pool', valid: withPools(pool({ cidr: 'fd00::/122' })), invalid: withPools(pool({ cidr: 'fd00::/124' })), path: 'spec.network.ipPools[0].blockSize' },
   { rule: 'blockSize not larger than pool', valid: withPools(pool({ cidr: '10.244.0.0/24', blockSize: 26 })), invalid: withPools(pool({ cidr: '10.244.0.0/24', blockSize: 22 })), path: 'spec.network.ipPools[0].blockSize' },
   { rule: 'IPIP only on IPv4', valid: withPools(pool({ encapsulation: 'IPIPCrossSubnet' })), invalid: withPools(pool({ cidr: 'fd00::/56', encapsulation: 'IPIP' })), path: 'spec.network.ipPools[0].encapsulation' },
   { rule: 'encapsulation enum', valid: withPools(pool({ encapsulation: 'VXLANCrossSubnet' })), invalid: withPools(pool({ encapsulation: 'GRE' })), path: 'spec.network.ipPools[0].encapsulation' },
@@ -74,6 +76,13 @@ describe('Installation validation rules', () => {
       assert.ok(problems.some((p) => p.path === c.path), `expected a problem at ${c.path}, got ${JSON.stringify(problems)}`);
     });
   }
+
+  test('a pool smaller than one default block: the message names the pool, the default and the fix', () => {
+    const [p] = validateInstallation(withPools(pool({ name: 'small', cidr: '10.0.0.0/28' })));
+    assert.equal(p?.path, 'spec.network.ipPools[0].blockSize');
+    assert.equal(p?.message, 'pool 10.0.0.0/28 is smaller than one block of /26 (the default blockSize); set blockSize between 28 and 32, or use a cidr of /26 or larger');
+    assert.deepEqual(validateInstallation(withPools(pool({ name: 'small', cidr: '10.0.0.0/28', blockSize: 28 }))), [], 'the fix it names is accepted');
+  });
 
   test('transition rules are skipped on create (no previous object)', () => {
     assert.deepEqual(paths(withPools(pool({ cidr: '10.9.0.0/16' }))), []);
