@@ -50,14 +50,22 @@ function isVirtualOrCni(i: IpInterface): boolean {
   return SKIPPED_INTERFACE_NAMES.some((re) => re.test(i.name)) || SKIPPED_INTERFACE_KINDS.has(i.kind) || i.master !== undefined;
 }
 
-/** Global-scope addresses of the family, link-local excluded. */
+/**
+ * Global-scope addresses of the family, link-local excluded. A host address (/32, /128) is left
+ * out when the interface has a wider one of the family: it is a floating virtual address
+ * (keepalived, a load balancer VIP) that moves between nodes, never the node's own — even when
+ * the kernel lists it first.
+ */
 function candidates(i: IpInterface, family: 4 | 6): IpAddress[] {
   const want = family === 4 ? 'inet' : 'inet6';
-  return i.addresses.filter((a) => {
+  const all = i.addresses.filter((a) => {
     if (a.family !== want || a.scope !== 'global') return false;
     const range = ipaddr.parse(a.local).range();
     return range !== 'linkLocal' && range !== 'loopback';
   });
+  const host = family === 4 ? 32 : 128;
+  const wider = all.filter((a) => a.prefixlen < host);
+  return wider.length > 0 ? wider : all;
 }
 
 function underlayOf(i: IpInterface, a: IpAddress, method: string): Underlay {

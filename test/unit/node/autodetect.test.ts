@@ -80,3 +80,25 @@ describe('underlay autodetection', () => {
     assert.equal(u.cidr, 'fd00::11/64');
   });
 });
+
+// Captured from a namespace whose eth0 lists a keepalived-style 192.0.2.100/32 before the node's
+// 192.0.2.11/24 (and 2001:db8::100/128 next to 2001:db8::11/64): issue 21, item 5.
+describe('a floating virtual address next to the node\'s own', () => {
+  const floating = parseIpAddr(fixture('ip-addr-floating.json'));
+
+  test('cidrs never picks the /32 when the interface has a wider address', () => {
+    const u = selectUnderlay({ cidrs: ['192.0.2.0/24'] }, { interfaces: floating, family: 4 });
+    assert.equal(u.cidr, '192.0.2.11/24');
+  });
+
+  test('firstFound and interface skip it too; IPv6 skips the /128', () => {
+    assert.equal(selectUnderlay({ firstFound: true }, { interfaces: floating, family: 4 }).cidr, '192.0.2.11/24');
+    assert.equal(selectUnderlay({ interface: '^eth0$' }, { interfaces: floating, family: 4 }).cidr, '192.0.2.11/24');
+    assert.equal(selectUnderlay({ cidrs: ['2001:db8::/32'] }, { interfaces: floating, family: 6 }).cidr, '2001:db8::11/64');
+  });
+
+  test('a host address that is the only one of its family is still used (a /32 point-to-point uplink)', () => {
+    const only = floating.map((i) => ({ ...i, addresses: i.addresses.filter((a) => a.local !== '192.0.2.11') }));
+    assert.equal(selectUnderlay({ cidrs: ['192.0.2.0/24'] }, { interfaces: only, family: 4 }).cidr, '192.0.2.100/32');
+  });
+});
