@@ -13,7 +13,7 @@ import { decideEncapsulation } from './encapsulation.ts';
 import { configHash } from '../api/config-hash.ts';
 import { describeFixes, type Fix } from '../api/advice.ts';
 import { freePoolCidr } from '../api/validation/pools.ts';
-import { matchesRequirements, parseSelector, SelectorSyntaxError, type Requirement } from '../api/label-selector.ts';
+import { isCalicoSyntax, nodeSelectorMatches, parseNodeSelector, SelectorSyntaxError, type NodeSelector } from '../api/node-selector.ts';
 import { decideMtu } from './mtu.ts';
 import { renderNamespace } from './namespace.ts';
 import { renderRbac } from './rbac.ts';
@@ -33,6 +33,7 @@ import { blockCountProblems, copiedByFamily, duplicateAddressProblems, nodeSubne
 export * from './types.ts';
 export { toYaml, toJsonList, explainText, formatExplanation, formatProblem } from './serialize.ts';
 export { parseSelector, selectorMatches, matchesRequirements, SelectorSyntaxError } from '../api/label-selector.ts';
+export { parseNodeSelector, nodeSelectorMatches, selectsNode, isCalicoSyntax, type NodeSelector } from '../api/node-selector.ts';
 export type { Requirement, SelectorOperator } from '../api/label-selector.ts';
 export { canonicalJson } from '../api/config-hash.ts';
 export { kindOrder, compareObjects } from './sort.ts';
@@ -51,15 +52,15 @@ function agentImage(spec: NormalizedSpec, options: RenderOptions): { image: stri
   return { image: `${registry}/weft-node:${options.operatorVersion}`, reason: `${from} ${registry}, tag = operator version ${options.operatorVersion}` };
 }
 
-function parseSelectors(spec: NormalizedSpec): { pools: Requirement[][]; peers: Requirement[][] } {
+function parseSelectors(spec: NormalizedSpec): { pools: NodeSelector[]; peers: NodeSelector[] } {
   const problems: { path: string; message: string }[] = [];
-  const parse = (text: string, path: string): Requirement[] => {
+  const parse = (text: string, path: string): NodeSelector => {
     try {
-      return parseSelector(text);
+      return parseNodeSelector(text);
     } catch (e) {
       if (!(e instanceof SelectorSyntaxError)) throw e;
-      problems.push({ path, message: `${e.message}; use the kubectl -l syntax, e.g. "zone=a,tier!=edge" or "zone in (a,b)"` });
-      return [];
+      problems.push({ path, message: `${e.message}; use a Kubernetes label selector such as "zone=a,tier!=edge" or a Calico selector such as "all()" or "zone == 'a' && !has(edge)"` });
+      return { op: 'all' };
     }
   };
   const pools = spec.pools.map((p) => parse(p.nodeSelector, `spec.network.ipPools[${p.index}].nodeSelector`));
@@ -98,10 +99,10 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
   const bgp = { enabled: spec.bgp.mode === 'FullMesh' || spec.bgp.peers.length > 0, fullMesh: spec.bgp.mode === 'FullMesh' };
   const pooled = new Set<string>();
   const pools: EffectivePool[] = spec.pools.map((pool, i) => {
-    const selected = nodes.filter((n) => matchesRequirements(selectors.pools[i]!, n.labels ?? {}));
+    const selected = nodes.filter((n) => nodeSelectorMatches(selectors.pools[i]!, n.labels ?? {}));
     for (const n of selected) pooled.add(n.name);
     if (nodes.length > 0) {
-      const how = pool.nodeSelector === '' ? 'empty nodeSelector selects every node' : `nodeSelector ${JSON.stringify(pool.nodeSelector)}`;
+      const how = pool.nodeSelector === '' ? 'empty nodeSelector selects every node' : `nodeSelector ${JSON.stringify(pool.nodeSelector)}${isCalicoSyntax(pool.nodeSelector) ? ' (Calico syntax)' : ''}`;
       const which = selected.length === 0 ? 'selects none' : `selects ${nameList(selected.map((n) => n.name))}`;
       explain.push({
         subject: `pool ${pool.name} nodes`,

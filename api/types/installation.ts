@@ -94,7 +94,7 @@ export interface BGPPeer {
    */
   asNumber: number;
   /**
-   * Label selector of the nodes that peer with it; empty means all nodes.
+   * The nodes that peer with it, as a Kubernetes label selector or a Calico selector (see ipPools nodeSelector); empty means all nodes.
    */
   nodeSelector?: string;
 }
@@ -120,7 +120,7 @@ export interface IPPool {
    */
   natOutgoing?: 'Enabled' | 'Disabled';
   /**
-   * Kubernetes label selector (e.g. "zone=a,tier!=edge") of the nodes that get blocks from this pool; empty selects all nodes.
+   * The nodes that get blocks from this pool: a Kubernetes label selector (e.g. "zone=a,tier!=edge") or a Calico selector (e.g. "all()", "zone == 'a' && !has(edge)"; read as Calico when it holds a quote, &&, ||, braces, all( or has(). Empty selects all nodes.
    */
   nodeSelector?: string;
 }

@@ -16,7 +16,7 @@ import {
 } from '../descriptor.ts';
 import { kubernetesCelFunctions } from './k8s-cel-library.ts';
 import { findPoolOverlaps } from './pools.ts';
-import { parseSelector, SelectorSyntaxError } from '../label-selector.ts';
+import { parseNodeSelector, SelectorSyntaxError } from '../node-selector.ts';
 
 export interface Problem {
   /** Field path as the API server prints it, e.g. spec.network.ipPools[0].blockSize */
@@ -332,10 +332,10 @@ function selectorProblems(obj: unknown): Problem[] {
   const check = (value: unknown, path: string) => {
     if (typeof value !== 'string') return;
     try {
-      parseSelector(value);
+      parseNodeSelector(value);
     } catch (err) {
       if (!(err instanceof SelectorSyntaxError)) throw err;
-      out.push({ path, message: `${err.message}; use the kubectl label selector syntax, e.g. "zone=a,tier!=edge"` });
+      out.push({ path, message: `${err.message}; use a Kubernetes label selector such as "zone=a,tier!=edge" or a Calico selector such as "all()" or "zone == 'a' && !has(edge)"` });
     }
   };
   const pools = Array.isArray(network.ipPools) ? network.ipPools : [];

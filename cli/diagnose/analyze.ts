@@ -4,7 +4,7 @@
 // BIRD is down, a DF ping failing because the node's own interface is too small) are added to
 // that finding's evidence instead of being reported again.
 import ipaddr from 'ipaddr.js';
-import { encapsulationOverhead, matchesRequirements, parseSelector, type EffectiveEncapsulation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
+import { encapsulationOverhead, nodeSelectorMatches, parseNodeSelector, type EffectiveEncapsulation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
 import { describeFixes, type Fix } from '../../api/advice.ts';
 import { blocksInPool, cidrsOverlap, freePoolCidr } from '../../api/validation/pools.ts';
 import {
@@ -711,9 +711,9 @@ function checkPoolBlocks(s: Snapshot, f: Findings): void {
   for (const p of pools(s)) {
     const total = blocksInPool(p.cidr, p.blockSize);
     if (total === undefined) continue;
-    let selector: ReturnType<typeof parseSelector> = [];
-    try { selector = parseSelector(spec.find((x) => x.name === p.name)?.nodeSelector ?? ''); } catch { /* the operator reports a bad selector */ }
-    const selected = s.nodes.filter((n) => matchesRequirements(selector, n.labels ?? {}));
+    let selector: ReturnType<typeof parseNodeSelector> = { op: 'all' };
+    try { selector = parseNodeSelector(spec.find((x) => x.name === p.name)?.nodeSelector ?? ''); } catch { /* the operator reports a bad selector */ }
+    const selected = s.nodes.filter((n) => nodeSelectorMatches(selector, n.labels ?? {}));
     if (selected.length <= total) continue;
     const holders = new Set(s.blocks.filter((b) => b.spec.pool === p.name).map((b) => b.spec.node));
     const without = selected.map((n) => n.name).filter((n) => !holders.has(n)).sort(byName);

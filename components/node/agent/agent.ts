@@ -27,7 +27,7 @@ import { diagnose } from './diagnose.ts';
 import {
   AgentApi, API_VERSION, nodeOwnerReference, resources, type IPAMBlockObject, type NodeNetworkObject, type NodeObject, type PodObject,
 } from './kube.ts';
-import { selectorMatches as matchesSelector } from '../../../api/label-selector.ts';
+import { selectsNode as matchesSelector } from '../../../api/node-selector.ts';
 import { UNINSTALLED_CONDITION, uninstallRequested } from '../../../api/lifecycle.ts';
 import { cleanupNode, describeCleanup } from './uninstall.ts';
 import { computePeers, ipamBlockPeerKey, isIPv4Cidr, nodeNetworkPeerKey } from './peers.ts';
