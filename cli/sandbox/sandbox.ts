@@ -16,7 +16,7 @@ import { DocumentError, loadDocuments } from '../load-documents.ts';
 import { connectivityMatrix, pathMtu, throughput, type CheckResult, type Endpoint } from './checks.ts';
 import { leftovers, sweep, type SweepReport } from './cleanup.ts';
 import { SandboxKubelet } from './kubelet.ts';
-import { programArgv, programs, repoRoot } from './paths.ts';
+import { buildPrograms, programArgv, programMode, programs, repoRoot } from './paths.ts';
 import { preflight } from './preflight.ts';
 import { Progress } from './progress.ts';
 import { alive, ownerAlive, layout, newRunId, readState, stateDir, writeState, type SandboxState } from './state.ts';
@@ -223,6 +223,16 @@ export async function sandboxUp(opts: UpOptions): Promise<number> {
   const conflicts = await hostConflicts();
   if (conflicts.length) {
     throw new SandboxError(`this host already routes the sandbox's underlay 198.18.0.0/23:\n  ${conflicts.join('\n  ')}\nRemove those routes/addresses (or the other sandbox), then run weft sandbox up again.`);
+  }
+
+  if (programMode === 'compiled') {
+    await progress.run('compiling the operator and the agent to what the images run (npm run build)', async () => {
+      try {
+        buildPrograms();
+      } catch (e) {
+        throw new SandboxError((e as Error).message);
+      }
+    });
   }
 
   const id = newRunId();
