@@ -12,6 +12,7 @@ import { createOperator } from './operator.ts';
 import { EXIT, missingNamespaceError } from './preflight.ts';
 import { batchRollout, DEFAULT_BATCH_TIMEOUT_MS } from './rollout/batch-rollout.ts';
 import { createLogger } from '../kube/index.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 
 const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -95,11 +96,14 @@ interface Flags {
 export async function main(argv = process.argv): Promise<number> {
   const flags = buildCommand().parse(argv).opts<Flags>();
   const log = createLogger({ level: flags.logLevel, name: 'weft-operator' });
-  const kc = new KubeConfig();
+  let kc: KubeConfig;
   try {
-    if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-    else kc.loadFromDefault();
+    if (!flags.kubeconfig && process.env.KUBERNETES_SERVICE_HOST) {
+      kc = new KubeConfig();
+      kc.loadFromCluster();
+    } else {
+      kc = loadKubeConfig(flags.kubeconfig);
+    }
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot load a kubeconfig: pass --kubeconfig or run in a pod with a service account');
     return EXIT.noKubeconfig;
