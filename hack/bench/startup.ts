@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { bundlePath, entryPoints, repoRoot, type ProgramName } from '../build/bundles.ts';
-import { startControlPlane, testenvAvailable, type ControlPlane } from '../../test/support/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
+import { testenvAvailable } from '../testenv/assets.ts';
 
 const opts = new Command('bench:startup')
   .option('--rounds <n>', 'rounds of the load measurement', (v) => Number(v), 5)
@@ -167,7 +168,7 @@ const dir = mkdtempSync(join(tmpdir(), 'weft-bench-startup-'));
 // A fresh control plane per variant: both start from an empty cluster.
 for (const variant of variants) {
   log(`run: ${variant} (steady state after ${opts.steadySeconds} s)`);
-  const cp = await startControlPlane({ controllerManager: true });
+  const cp = await startControlPlane({ binDir: env.binDir, controllerManager: true, startTimeoutMs: 120_000 });
   try {
     await runVariant(cp, variant, dir);
   } finally {
