@@ -1,29 +1,47 @@
 #!/usr/bin/env bash
-# End-to-end test of Weft on a real kind cluster (needs Docker, kind, kubectl; runs in CI, see
-# .github/workflows/e2e.yml). For each mode it creates a fresh cluster from hack/kind/cluster.yaml
-# (default CNI disabled), loads the locally built images, installs Weft from
-# config/release/weft.yaml, applies an Installation for the mode and checks:
-#   - the Installation goes Ready for its current generation (kstatus: observedGeneration);
-#   - pods on different nodes reach each other;
-#   - a DF ping of exactly the pod MTU passes (ping -M "do" -s MTU-28) and one byte more fails;
-#   - an upgrade to a new node-agent image rolls through every node and traffic still flows.
+# End-to-end test of Weft as shipped, on a real kind cluster: a real kubelet and containerd run
+# the operator and node images, installed verbatim from config/release/weft.yaml. For each mode it
+# creates a fresh cluster from hack/kind/cluster.yaml (default CNI disabled; one control plane, two
+# workers), loads the locally built images, applies an Installation for the mode and checks, most
+# important first:
+#   ready      the Installation goes Ready for its generation; operator and agents run as pods of
+#              the built images under their own ServiceAccounts
+#   pods       pods on different nodes reach each other; a DF ping of exactly the pod MTU passes
+#              and one byte more fails
+#   service    a ClusterIP Service answers through kube-proxy; CoreDNS resolves its name from a pod
+#   hostport   a hostPort is reachable from another node
+#   nat        with natOutgoing a pod reaches an address outside the pools as its node's address
+#   diagnose   `weft diagnose` finds nothing on the healthy cluster and names an injected fault
+#   upgrade    a rebuilt agent image rolls through every node under continuous pod-to-pod ping,
+#              zero packets lost
+#   uninstall  deleting the Installation leaves every node clean (no weft links, routes,
+#              nftables table, conflist)
 #
-#   hack/kind-e2e.sh                          every mode: vxlan ipip host-gw bgp
+#   hack/kind-e2e.sh                          every mode: vxlan vxlan-crosssubnet host-gw bgp ipip
 #   hack/kind-e2e.sh --mode vxlan --mode bgp  only these
-#   hack/kind-e2e.sh --keep                   leave the clusters running (kind delete cluster --name weft-e2e-<mode>)
-#   hack/kind-e2e.sh --skip-build             use images already in the local Docker image store
+#   hack/kind-e2e.sh --check ready,pods       only these checks (ready always runs)
+#   hack/kind-e2e.sh --keep                   leave the clusters running (kind delete cluster --name ...)
+#   hack/kind-e2e.sh --skip-build             use the images already in the local image store
 #   hack/kind-e2e.sh --list-modes             print the modes and exit
 #   hack/kind-e2e.sh --print-installation M   print the Installation of mode M and exit
 #
-# Environment: KIND, KUBECTL, DOCKER (commands), KIND_NODE_IMAGE, WEFT_E2E_TIMEOUT (seconds per wait),
-# WEFT_E2E_LOGS_DIR (on failure, `kind export logs` of the cluster goes there before it is deleted).
+# Provider: podman when `podman info` works and Docker does not answer (as on the CI machines:
+# docker cannot run privileged containers there, see docs/install.md), else Docker; force one with
+# KIND_EXPERIMENTAL_PROVIDER=podman|docker. With podman the node image is built here
+# (hack/kind/build-node-image); with Docker kind's published kindest/node image is used.
+#
+# Environment: KIND_NODE_IMAGE, WEFT_E2E_TIMEOUT (seconds per wait, default 300),
+# WEFT_E2E_LOGS_DIR (on failure, `kind export logs` goes there before the cluster is deleted).
+# Exit codes: 0 passed, 1 a check failed, 2 usage, 3 this machine cannot run it (reason printed).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-all_modes=(vxlan ipip host-gw bgp)
+all_modes=(vxlan vxlan-crosssubnet host-gw bgp ipip)
+all_checks=(ready pods service hostport nat diagnose upgrade uninstall)
 modes=()
+checks=("${all_checks[@]}")
 print_mode=""
 keep=false
 build=true
@@ -34,6 +52,11 @@ while [[ $# -gt 0 ]]; do
       modes+=("$2")
       shift 2
       ;;
+    --check)
+      [[ $# -ge 2 ]] || { echo "kind-e2e: --check needs a list (${all_checks[*]})" >&2; exit 2; }
+      IFS=, read -r -a checks <<<"ready,$2"
+      shift 2
+      ;;
     --keep) keep=true; shift ;;
     --skip-build) build=false; shift ;;
     --list-modes) echo "${all_modes[*]}"; exit 0 ;;
@@ -42,7 +65,7 @@ while [[ $# -gt 0 ]]; do
       print_mode=$2
       shift 2
       ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kind-e2e: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -53,12 +76,29 @@ for m in "${modes[@]}"; do
     *) echo "kind-e2e: unknown mode '$m'; the modes are: ${all_modes[*]}" >&2; exit 2 ;;
   esac
 done
+for c in "${checks[@]}"; do
+  case " ${all_checks[*]} " in
+    *" $c "*) ;;
+    *) echo "kind-e2e: unknown check '$c'; the checks are: ${all_checks[*]}" >&2; exit 2 ;;
+  esac
+done
+want() { [[ " ${checks[*]} " == *" $1 "* ]]; }
+
+# The second underlay subnet of vxlan-crosssubnet: the control plane and the first worker sit in
+# subnet A, the second worker in subnet B, and a router container of ours joins the two
+# (198.18.0.0/15 is the benchmarking range the tests use for underlays).
+subnet_a=198.18.10.0/24
+subnet_b=198.18.20.0/24
 
 # Writes the Installation of a mode to stdout; registry empty means the operator's default.
 installation() { # mode registry
-  local encapsulation bgp=Disabled registry_line=""
+  local encapsulation bgp=Disabled registry_line="" autodetect=""
   case "$1" in
     vxlan) encapsulation=VXLAN ;;
+    vxlan-crosssubnet)
+      encapsulation=VXLANCrossSubnet
+      autodetect=$'    nodeAddressAutodetectionV4:\n      cidrs: ['"$subnet_a, $subnet_b"']\n'
+      ;;
     ipip) encapsulation=IPIP ;;
     host-gw) encapsulation=None ;;
     bgp) encapsulation=None; bgp=FullMesh ;;
@@ -73,7 +113,7 @@ metadata:
 spec:
 $registry_line
   network:
-    bgp:
+${autodetect}    bgp:
       mode: $bgp
     ipPools:
       - name: default
@@ -87,16 +127,31 @@ EOF
 }
 if [[ -n $print_mode ]]; then installation "$print_mode" ""; exit $?; fi
 
-KIND=${KIND:-kind}
-KUBECTL=${KUBECTL:-kubectl}
-DOCKER=${DOCKER:-docker}
-KIND_NODE_IMAGE=${KIND_NODE_IMAGE:-kindest/node:v1.33.1}
+# --- the machine: provider, tools ---------------------------------------------------------------
+cannot() { echo "kind-e2e: cannot run here: $*" >&2; exit 3; }
+provider=${KIND_EXPERIMENTAL_PROVIDER:-}
+if [[ -z $provider ]]; then
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then provider=docker
+  elif command -v podman >/dev/null && podman info >/dev/null 2>&1; then provider=podman
+  else cannot "neither Docker nor podman answers (run hack/install-deps for podman)"; fi
+fi
+export KIND_EXPERIMENTAL_PROVIDER=$provider
+RUNTIME=$provider
+command -v "$RUNTIME" >/dev/null || cannot "'$RUNTIME' is not on PATH"
+command -v node >/dev/null || cannot "node is not on PATH"
+if [[ $provider == podman ]]; then
+  [[ $(id -u) -eq 0 ]] || cannot "kind on podman needs rootful podman here; run as root"
+  [[ -d /lib/modules ]] || cannot "/lib/modules is missing (kind bind-mounts it); run hack/install-deps"
+fi
+KIND=${KIND:-$(bash hack/kind/build-kind)}
+KUBECTL=${KUBECTL:-$(bash hack/testenv/build --print)/kubectl}
+[[ -x $KUBECTL ]] || KUBECTL=$(bash hack/testenv/build | tail -n1)/kubectl
+if [[ -z ${KIND_NODE_IMAGE:-} ]]; then
+  if [[ $provider == podman ]]; then KIND_NODE_IMAGE=$(bash hack/kind/build-node-image | tail -n1)
+  else KIND_NODE_IMAGE=kindest/node:$(sed -n 's/^require k8s.io\/kubernetes \(v[^ ]*\).*/\1/p' hack/testenv/go/kube/go.mod); fi
+fi
 timeout_s=${WEFT_E2E_TIMEOUT:-300}
-
-for cmd in "$KIND" "$KUBECTL" "$DOCKER" node; do
-  command -v "$cmd" >/dev/null || { echo "kind-e2e: '$cmd' is not on PATH; the e2e needs docker, kind, kubectl and node" >&2; exit 3; }
-done
-"$DOCKER" info >/dev/null 2>&1 || { echo "kind-e2e: no Docker engine answers ('$DOCKER info' failed); kind needs one" >&2; exit 3; }
+run_id="$$"
 
 # The release manifest names these images; building them under the same names and loading them
 # into the nodes means the manifest is installed verbatim and nothing is pulled.
@@ -110,21 +165,132 @@ operator_image="$registry/weft-operator:$tag"
 node_image="$registry/weft-node:$tag"
 upgrade_registry="weft.e2e.local/upgrade"
 upgrade_image="$upgrade_registry/weft-node:$tag"
-source_date_epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
-log() { printf '\n== kind-e2e [%s] %s\n' "${mode:-setup}" "$*"; }
+log() { printf '\n== kind-e2e [%s] %s (%ss)\n' "${mode:-setup}" "$*" "$SECONDS"; }
+results=()
+pass() { echo "kind-e2e [$mode] PASS $*"; results+=("$mode: PASS $*"); }
+skip() { echo "kind-e2e [$mode] SKIP $*"; results+=("$mode: SKIP $*"); }
 fail() { echo "kind-e2e [${mode:-setup}] FAILED: $*" >&2; exit 1; }
-k() { "$KUBECTL" --context "kind-$cluster" "$@"; }
+k() { "$KUBECTL" --kubeconfig "$kubeconfig" --context "kind-$cluster" "$@"; }
+nodeexec() { "$RUNTIME" exec "$@"; }
 
 build_images() {
-  log "building $operator_image, $node_image and $upgrade_image"
-  "$DOCKER" build -f images/operator/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$source_date_epoch" \
-    --build-arg "VERSION=$tag" -t "$operator_image" .
-  "$DOCKER" build -f images/node/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$source_date_epoch" \
-    --build-arg "VERSION=$tag" -t "$node_image" .
-  # A different image (its version label differs), as a real upgrade would be.
-  "$DOCKER" build -f images/node/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$source_date_epoch" \
-    --build-arg "VERSION=$tag-e2e-upgrade" -t "$upgrade_image" .
+  if [[ -f hack/images/build && $RUNTIME == podman ]]; then
+    log "building the Weft images (hack/images/build --upgrade-variant)"
+    local refs
+    mapfile -t refs < <(bash hack/images/build --upgrade-variant)
+    [[ ${#refs[@]} -eq 3 && ${refs[0]} == "$operator_image" && ${refs[1]} == "$node_image" ]] \
+      || fail "hack/images/build printed '${refs[*]}', want $operator_image $node_image and the upgrade image"
+    upgrade_image=${refs[2]}
+    upgrade_registry=${upgrade_image%/weft-node:*}
+  else
+    log "building $operator_image, $node_image and $upgrade_image from images/*/Dockerfile"
+    local sde
+    sde=$(git log -1 --format=%ct 2>/dev/null || echo 0)
+    "$RUNTIME" build -f images/operator/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$sde" --build-arg "VERSION=$tag" -t "$operator_image" .
+    "$RUNTIME" build -f images/node/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$sde" --build-arg "VERSION=$tag" -t "$node_image" .
+    "$RUNTIME" build -f images/node/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$sde" --build-arg "VERSION=$tag-e2e-upgrade" -t "$upgrade_image" .
+  fi
+  for i in "$operator_image" "$node_image" "$upgrade_image"; do
+    "$RUNTIME" image inspect "$i" >/dev/null 2>&1 || fail "image $i is not in the $RUNTIME image store after the build"
+  done
+}
+
+# --- cluster lifecycle -------------------------------------------------------------------------
+cluster=""
+net=""
+extra_containers=()
+extra_networks=()
+cleanup_cluster() {
+  [[ -n $cluster ]] || return 0
+  local c n
+  for c in "${extra_containers[@]}"; do "$RUNTIME" rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
+  "$KIND" delete cluster --name "$cluster" >/dev/null 2>&1 || true
+  for n in "${extra_networks[@]}"; do "$RUNTIME" network rm -f "$n" >/dev/null 2>&1 || true; done
+  extra_containers=()
+  extra_networks=()
+  cluster=""
+}
+on_exit() {
+  local rc=$?
+  if [[ $rc -ne 0 && -n $cluster ]]; then
+    if [[ -n ${WEFT_E2E_LOGS_DIR:-} ]]; then
+      "$KIND" export logs --name "$cluster" "$WEFT_E2E_LOGS_DIR/$cluster" >/dev/null 2>&1 || true
+    fi
+    if [[ $keep == true ]]; then
+      echo "kind-e2e: keeping cluster $cluster (--keep); delete it with: $KIND delete cluster --name $cluster" >&2
+      cluster=""
+    fi
+  fi
+  cleanup_cluster
+  [[ ${#results[@]} -eq 0 ]] || printf 'kind-e2e: %s\n' "${results[@]}"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+create_cluster() {
+  cluster="weft-${mode}-${run_id}"
+  # A network per cluster (podman): parallel runs and leftovers of a killed run never collide.
+  if [[ $provider == podman ]]; then
+    net="kind-$cluster"
+    export KIND_EXPERIMENTAL_PODMAN_NETWORK=$net
+    extra_networks+=("$net")
+  else
+    net=${KIND_EXPERIMENTAL_DOCKER_NETWORK:-kind}
+  fi
+  log "creating kind cluster $cluster ($KIND_NODE_IMAGE, provider $provider)"
+  local t0=$SECONDS
+  "$KIND" create cluster --name "$cluster" --image "$KIND_NODE_IMAGE" --config hack/kind/cluster.yaml \
+    --kubeconfig "$kubeconfig" --wait 0s
+  echo "kind-e2e: cluster $cluster created in $((SECONDS - t0))s"
+  mapfile -t nodes < <(k get nodes -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort)
+  mapfile -t workers < <(k get nodes -l '!node-role.kubernetes.io/control-plane' -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort)
+  [[ ${#workers[@]} -ge 2 ]] || fail "need 2 worker nodes, found ${#workers[@]}"
+}
+
+load_images() {
+  local archive
+  archive=$(mktemp -d)/weft-images.tar
+  "$RUNTIME" save -m -o "$archive" "$operator_image" "$node_image" "$upgrade_image" 2>/dev/null \
+    || "$RUNTIME" save -o "$archive" "$operator_image" "$node_image" "$upgrade_image"
+  "$KIND" load image-archive --name "$cluster" "$archive"
+  rm -rf "$(dirname "$archive")"
+}
+
+# vxlan-crosssubnet: the nodes get a second interface on one of two podman networks, and a
+# router container of ours forwards between them, so the agents see two underlay subnets.
+crosssubnet_topology() {
+  local na="weft-a-$run_id" nb="weft-b-$run_id" router="weft-router-$run_id" ra rb n i=0
+  "$RUNTIME" network create --subnet "$subnet_a" "$na" >/dev/null
+  extra_networks+=("$na")
+  "$RUNTIME" network create --subnet "$subnet_b" "$nb" >/dev/null
+  extra_networks+=("$nb")
+  ra=${subnet_a%.0/24}.254
+  rb=${subnet_b%.0/24}.254
+  "$RUNTIME" run -d --name "$router" --privileged --network "$na:ip=$ra" --entrypoint sleep "$node_image" infinity >/dev/null
+  extra_containers+=("$router")
+  "$RUNTIME" network connect --ip "$rb" "$nb" "$router"
+  nodeexec "$router" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+  for n in "${nodes[@]}"; do
+    if [[ $n == "${workers[1]}" ]]; then
+      "$RUNTIME" network connect --ip "${subnet_b%.0/24}.$((10 + i))" "$nb" "$n"
+      nodeexec "$n" ip route replace "$subnet_a" via "$rb"
+    else
+      "$RUNTIME" network connect --ip "${subnet_a%.0/24}.$((10 + i))" "$na" "$n"
+      nodeexec "$n" ip route replace "$subnet_b" via "$ra"
+    fi
+    i=$((i + 1))
+  done
+  echo "kind-e2e: underlay subnets: ${nodes[*]/${workers[1]}/} in $subnet_a, ${workers[1]} in $subnet_b, routed by $router"
+}
+
+install_weft() {
+  log "installing config/release/weft.yaml"
+  k apply --server-side -f config/release/weft.yaml >/dev/null
+  k wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  k -n weft-system rollout status deploy/weft-operator --timeout="${timeout_s}s"
+  log "applying the $mode Installation"
+  installation "$mode" "" | k apply -f -
 }
 
 # Ready=True for the generation the spec is at: what Argo CD's health check and Flux's wait need.
@@ -140,7 +306,7 @@ wait_installation_ready() {
     fi
     if ((SECONDS > deadline)); then
       msg=$(k get installation default -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}')
-      k get pods -n weft-system -o wide || true
+      k get pods -A -o wide || true
       k logs -n weft-system deploy/weft-operator --tail=50 || true
       fail "Installation not Ready for generation $gen within ${timeout_s}s (observedGeneration=$obs, Ready=$ready)"$'\n'"$msg"
     fi
@@ -150,37 +316,50 @@ wait_installation_ready() {
 
 # Every weft-node pod runs image $1 and is Ready, one per node.
 wait_agents_on() {
-  local image=$1 deadline=$((SECONDS + timeout_s)) nodes pods ready
-  nodes=$(k get nodes --no-headers | wc -l)
+  local image=$1 deadline=$((SECONDS + timeout_s)) pods ready
   while :; do
     pods=$(k get pods -n weft-system -l app.kubernetes.io/name=weft-node \
       -o jsonpath='{range .items[*]}{.spec.containers[0].image}{" "}{.status.containerStatuses[0].ready}{"\n"}{end}')
     ready=$(grep -c "^$image true$" <<<"$pods" || true)
-    if [[ $ready -eq $nodes ]]; then
-      echo "weft-node: $ready/$nodes agents Ready on $image"
+    if [[ $ready -eq ${#nodes[@]} ]]; then
+      echo "weft-node: $ready/${#nodes[@]} agents Ready on $image"
       return 0
     fi
     if ((SECONDS > deadline)); then
       k get pods -n weft-system -o wide || true
-      fail "only $ready of $nodes weft-node agents Ready on $image within ${timeout_s}s"
+      fail "only $ready of ${#nodes[@]} weft-node agents Ready on $image within ${timeout_s}s"
     fi
     sleep 3
   done
 }
 
+check_ready() {
+  wait_installation_ready
+  wait_agents_on "$node_image"
+  k wait --for=condition=Ready nodes --all --timeout="${timeout_s}s" >/dev/null
+  local op_sa op_img ag_sa
+  op_sa=$(k -n weft-system get pods -l app.kubernetes.io/name=weft-operator -o jsonpath='{.items[*].spec.serviceAccountName}')
+  op_img=$(k -n weft-system get pods -l app.kubernetes.io/name=weft-operator -o jsonpath='{.items[*].spec.containers[0].image}')
+  ag_sa=$(k -n weft-system get pods -l app.kubernetes.io/name=weft-node -o jsonpath='{range .items[*]}{.spec.serviceAccountName}{"\n"}{end}' | sort -u)
+  [[ $op_sa == weft-operator ]] || fail "the operator runs under ServiceAccount '$op_sa', not weft-operator"
+  [[ $op_img == "$operator_image" ]] || fail "the operator runs image '$op_img', not $operator_image"
+  [[ -n $ag_sa && $ag_sa != default && $ag_sa != weft-operator && $(wc -l <<<"$ag_sa") -eq 1 ]] \
+    || fail "the agents run under ServiceAccount(s) '$ag_sa'; want one of their own"
+  pass "ready: Installation Ready at its generation; operator ($op_img, SA $op_sa) and ${#nodes[@]} agents ($node_image, SA $ag_sa) running"
+}
+
+# Two long-running pods on the two workers (the weft-node image has iputils ping, which sets DF,
+# and Node.js, which serves and fetches HTTP), plus a Service in front of the first.
 start_test_pods() {
-  local workers i=0 node
-  mapfile -t workers < <(k get nodes -l '!node-role.kubernetes.io/control-plane' -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort)
-  [[ ${#workers[@]} -ge 2 ]] || fail "need 2 worker nodes, found ${#workers[@]}"
+  local i=0 node
   for node in "${workers[@]:0:2}"; do
-    # The weft-node image has iputils ping (the one that sets DF) and is already on the nodes.
-    k apply -f - <<EOF
+    k apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
 metadata:
   name: e2e-$i
   namespace: default
-  labels: { app: weft-e2e }
+  labels: { app: weft-e2e, e2e-index: "$i" }
 spec:
   nodeName: $node
   terminationGracePeriodSeconds: 0
@@ -188,75 +367,172 @@ spec:
     - name: net
       image: $node_image
       imagePullPolicy: Never
-      command: [sleep, infinity]
+      command: [node, -e, "require('http').createServer((q, s) => s.end('weft-e2e ' + q.socket.remoteAddress.replace(/^::ffff:/, ''))).listen(8080)"]
+      ports: [{ containerPort: 8080, hostPort: 18080, protocol: TCP }]
 EOF
     i=$((i + 1))
   done
-  k wait --for=condition=Ready pod -l app=weft-e2e --timeout="${timeout_s}s"
+  k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: { name: weft-e2e, namespace: default }
+spec:
+  selector: { app: weft-e2e, e2e-index: "0" }
+  ports: [{ port: 80, targetPort: 8080 }]
+EOF
+  k wait --for=condition=Ready pod -l app=weft-e2e --timeout="${timeout_s}s" >/dev/null
+  pod_a=$(k get pod e2e-0 -o jsonpath='{.status.podIP}')
+  pod_b=$(k get pod e2e-1 -o jsonpath='{.status.podIP}')
+  [[ -n $pod_a && -n $pod_b ]] || fail "test pods have no IP (e2e-0='$pod_a' e2e-1='$pod_b')"
 }
 
-check_traffic() { # what
-  local a b mtu payload
-  a=$(k get pod e2e-0 -o jsonpath='{.status.podIP}')
-  b=$(k get pod e2e-1 -o jsonpath='{.status.podIP}')
-  [[ -n $a && -n $b ]] || fail "test pods have no IP (e2e-0='$a' e2e-1='$b')"
+# An HTTP GET from inside a pod; prints the body.
+http_get() { # pod url
+  k exec "$1" -- node -e "fetch(process.argv[1], { signal: AbortSignal.timeout(5000) }).then(async (r) => { process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1) }, (e) => { console.error(String(e.cause ?? e)); process.exit(1) })" "$2"
+}
+
+check_pods() {
+  local what=$1 mtu payload
   mtu=$(k get installation default -o jsonpath='{.status.mtu}')
   [[ $mtu =~ ^[0-9]+$ ]] || fail "Installation status.mtu is '$mtu'"
-  echo "$1: e2e-0 $a <-> e2e-1 $b, pod MTU $mtu"
-  k exec e2e-0 -- ping -c 3 -W 2 "$b" || fail "$1: e2e-0 ($a) cannot reach e2e-1 ($b)"
-  k exec e2e-1 -- ping -c 3 -W 2 "$a" || fail "$1: e2e-1 ($b) cannot reach e2e-0 ($a)"
+  echo "$what: e2e-0 $pod_a (${workers[0]}) <-> e2e-1 $pod_b (${workers[1]}), pod MTU $mtu"
+  k exec e2e-0 -- ping -c 3 -W 2 "$pod_b" >/dev/null || fail "$what: e2e-0 ($pod_a) cannot reach e2e-1 ($pod_b)"
+  k exec e2e-1 -- ping -c 3 -W 2 "$pod_a" >/dev/null || fail "$what: e2e-1 ($pod_b) cannot reach e2e-0 ($pod_a)"
   payload=$((mtu - 28))
-  k exec e2e-0 -- ping -M "do" -s "$payload" -c 3 -W 2 "$b" \
-    || fail "$1: a DF ping of $payload bytes (pod MTU $mtu - 28) from $a to $b failed"
-  if k exec e2e-0 -- ping -M "do" -s "$((payload + 1))" -c 1 -W 2 "$b" >/dev/null 2>&1; then
-    fail "$1: a DF ping of $((payload + 1)) bytes passed: the pod MTU is not $mtu"
+  k exec e2e-0 -- ping -M "do" -s "$payload" -c 3 -W 2 "$pod_b" >/dev/null \
+    || fail "$what: a DF ping of $payload bytes (pod MTU $mtu - 28) from $pod_a to $pod_b failed"
+  if k exec e2e-0 -- ping -M "do" -s "$((payload + 1))" -c 1 -W 2 "$pod_b" >/dev/null 2>&1; then
+    fail "$what: a DF ping of $((payload + 1)) bytes passed: the pod MTU is not $mtu"
   fi
-  echo "$1: reachability and DF ping at MTU $mtu OK"
+  pass "$what: pods on ${workers[0]} and ${workers[1]} reach each other; DF ping of MTU $mtu passes, MTU+1 fails"
 }
 
-cleanup() {
-  local rc=$?
-  if [[ $rc -ne 0 && -n ${WEFT_E2E_LOGS_DIR:-} ]]; then
-    "$KIND" export logs --name "$cluster" "$WEFT_E2E_LOGS_DIR/$cluster" >/dev/null 2>&1 || true
-  fi
-  "$KIND" delete cluster --name "$cluster" >/dev/null 2>&1 || true
+check_service() {
+  local ip body
+  ip=$(k get svc weft-e2e -o jsonpath='{.spec.clusterIP}')
+  body=$(http_get e2e-1 "http://$ip/") || fail "service: GET http://$ip/ (ClusterIP of weft-e2e) from e2e-1 failed"
+  [[ $body == "weft-e2e $pod_b" ]] || fail "service: ClusterIP $ip answered '$body', want 'weft-e2e $pod_b'"
+  # CoreDNS runs on the pod network: its answer proves pod -> CoreDNS pod traffic and the Service VIP.
+  k -n kube-system rollout status deploy/coredns --timeout="${timeout_s}s" >/dev/null
+  body=$(http_get e2e-1 "http://weft-e2e.default.svc.cluster.local/") \
+    || fail "service: GET http://weft-e2e.default.svc.cluster.local/ from e2e-1 failed (CoreDNS or the Service)"
+  [[ $body == "weft-e2e $pod_b" ]] || fail "service: by name answered '$body'"
+  pass "service: ClusterIP $ip answers through kube-proxy; CoreDNS resolves weft-e2e.default.svc.cluster.local"
+}
+
+node_ip() { k get node "$1" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}'; }
+
+check_hostport() {
+  local ip body
+  ip=$(node_ip "${workers[0]}")
+  body=$(nodeexec "${workers[1]}" curl -sS -m 5 "http://$ip:18080/") \
+    || fail "hostport: ${workers[1]} cannot reach hostPort 18080 of e2e-0 on ${workers[0]} ($ip)"
+  [[ $body == "weft-e2e "* ]] || fail "hostport: $ip:18080 answered '$body'"
+  pass "hostport: ${workers[1]} reaches e2e-0's hostPort at ${workers[0]} $ip:18080"
+}
+
+# The outside target: a container of ours on the nodes' network, at an address outside every pool.
+check_nat() {
+  local target="weft-outside-$run_id" tip body want
+  "$RUNTIME" run -d --name "$target" --network "$net" --entrypoint node "$node_image" -e \
+    "require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace(/^::ffff:/, ''))).listen(8080)" >/dev/null
+  extra_containers+=("$target")
+  tip=$("$RUNTIME" inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$target")
+  want=$(node_ip "${workers[0]}")
+  for _ in 1 2 3 4 5; do body=$(http_get e2e-0 "http://$tip:8080/" 2>/dev/null) && break; sleep 1; done
+  [[ -n ${body:-} ]] || fail "nat: e2e-0 ($pod_a) cannot reach $tip:8080 outside the pools"
+  [[ $body == "$want" ]] || fail "nat: the outside target $tip saw e2e-0 as $body, want its node ${workers[0]} ($want)"
+  pass "nat: e2e-0 reaches $tip (outside the pools) as its node's address $want"
+}
+
+weft() { node --import tsx cli/main.ts "$@"; }
+
+check_diagnose() {
+  local out rc=0 victim=${workers[1]}
+  out=$(weft diagnose --kubeconfig "$kubeconfig" 2>&1) || rc=$?
+  [[ $rc -eq 0 ]] || fail "diagnose: found something on the healthy cluster (exit $rc):"$'\n'"$out"
+  # Fault: the node's CNI conflist removed behind the agent's back.
+  nodeexec "$victim" sh -c 'rm -f /etc/cni/net.d/10-weft.conflist'
+  rc=0
+  out=$(weft diagnose --kubeconfig "$kubeconfig" 2>&1) || rc=$?
+  echo "$out"
+  [[ $rc -ne 0 ]] || fail "diagnose: exit 0 after the conflist of $victim was removed"
+  grep -q "$victim" <<<"$out" || fail "diagnose: the finding does not name $victim"
+  pass "diagnose: nothing found on the healthy cluster; the removed conflist on $victim found (exit $rc)"
+  # The agent rewrites what it owns; wait until the node is whole again before the next check.
+  k -n weft-system delete pod -l app.kubernetes.io/name=weft-node --field-selector "spec.nodeName=$victim" --wait=true >/dev/null
+  wait_agents_on "$node_image"
+}
+
+check_upgrade() {
+  log "upgrading the node agents to $upgrade_image under continuous ping"
+  k exec e2e-0 -- sh -c "ping -i 0.2 -W 1 $pod_b >/tmp/upgrade-ping.log 2>&1 & echo \$! >/tmp/upgrade-ping.pid"
+  installation "$mode" "$upgrade_registry" | k apply -f - >/dev/null
+  wait_installation_ready
+  wait_agents_on "$upgrade_image"
+  sleep 2
+  k exec e2e-0 -- sh -c 'kill -INT $(cat /tmp/upgrade-ping.pid); sleep 1; tail -n 3 /tmp/upgrade-ping.log' >"$work/ping.txt"
+  local summary sent got
+  summary=$(grep -m1 'packets transmitted' "$work/ping.txt") || fail "upgrade: no ping summary: $(cat "$work/ping.txt")"
+  sent=$(sed -E 's/^([0-9]+) packets transmitted.*/\1/' <<<"$summary")
+  got=$(sed -E 's/.* ([0-9]+) (packets )?received.*/\1/' <<<"$summary")
+  [[ $sent -gt 0 && $sent == "$got" ]] || fail "upgrade: pod-to-pod ping lost packets during the rollout: $summary"
+  check_pods "pods after the upgrade" >/dev/null
+  pass "upgrade: ${#nodes[@]} agents rolled to $upgrade_image; $summary"
+}
+
+check_uninstall() {
+  log "deleting the Installation"
+  k delete installation default --timeout="${timeout_s}s"
+  local deadline=$((SECONDS + timeout_s)) n dirty
+  while :; do
+    dirty=""
+    for n in "${nodes[@]}"; do
+      local state
+      state=$(nodeexec "$n" sh -c 'ip -o link show | grep -o " weft[^:@]*" ; ip route show proto 0x57 ; ip -6 route show proto 0x57; nft list table inet weft 2>/dev/null | head -n1; ls /etc/cni/net.d/ 2>/dev/null | grep -i weft' || true)
+      [[ -z $state ]] || dirty+="$n: $(tr '\n' ' ' <<<"$state")"$'\n'
+    done
+    [[ -n $dirty ]] || break
+    ((SECONDS < deadline)) || fail "uninstall: nodes still hold Weft state ${timeout_s}s after the Installation was deleted:"$'\n'"$dirty"
+    sleep 3
+  done
+  pass "uninstall: every node clean (no weft links, proto 0x57 routes, nft table, conflist)"
 }
 
 run_mode() {
-  cluster="weft-e2e-$mode"
-  log "creating kind cluster $cluster ($KIND_NODE_IMAGE)"
-  "$KIND" delete cluster --name "$cluster" >/dev/null 2>&1 || true
-  "$KIND" create cluster --name "$cluster" --image "$KIND_NODE_IMAGE" --config hack/kind/cluster.yaml --wait 0s
-  if [[ $keep == false ]]; then trap cleanup EXIT; fi
-  "$KIND" load docker-image --name "$cluster" "$operator_image" "$node_image" "$upgrade_image"
-
-  log "installing config/release/weft.yaml"
-  k apply -f config/release/weft.yaml
-  k wait --for=condition=Established crd --all --timeout=60s
-  k -n weft-system rollout status deploy/weft-operator --timeout="${timeout_s}s"
-
-  log "applying the $mode Installation"
-  installation "$mode" "" | k apply -f -
-  wait_installation_ready
-  wait_agents_on "$node_image"
-  k wait --for=condition=Ready nodes --all --timeout="${timeout_s}s"
-  start_test_pods
-  check_traffic "$mode"
-
-  log "upgrading the node agents to $upgrade_image"
-  installation "$mode" "$upgrade_registry" | k apply -f -
-  wait_installation_ready
-  wait_agents_on "$upgrade_image"
-  check_traffic "$mode after the upgrade"
-
-  if [[ $keep == false ]]; then
-    "$KIND" delete cluster --name "$cluster"
-    trap - EXIT
+  local mode_started=$SECONDS
+  if [[ $mode == ipip ]]; then
+    # kind nodes share the host kernel: IPIP needs its module there.
+    if ! modprobe -n ipip >/dev/null 2>&1 && [[ ! -d /sys/module/ipip ]]; then
+      skip "ipip: this kernel ($(uname -r)) has no ipip module (modprobe -n ipip fails), so no node can carry IPIP"
+      return 0
+    fi
   fi
-  log "passed"
+  create_cluster
+  [[ $mode != vxlan-crosssubnet ]] || crosssubnet_topology
+  load_images
+  install_weft
+  check_ready
+  start_test_pods
+  if want pods; then check_pods pods; fi
+  if want service; then check_service; fi
+  if want hostport; then check_hostport; fi
+  if want nat; then check_nat; fi
+  if want diagnose; then check_diagnose; fi
+  if want upgrade; then check_upgrade; fi
+  if want uninstall; then check_uninstall; fi
+  if [[ $keep == true ]]; then
+    echo "kind-e2e: keeping cluster $cluster; delete it with: $KIND delete cluster --name $cluster"
+    cluster=""
+  else
+    cleanup_cluster
+  fi
+  log "passed in $((SECONDS - mode_started))s"
 }
 
+work=$(mktemp -d)
+kubeconfig="$work/kubeconfig"
 if [[ $build == true ]]; then build_images; fi
 for mode in "${modes[@]}"; do run_mode; done
 mode=""
-echo "kind-e2e: passed: ${modes[*]}"
+echo "kind-e2e: passed: ${modes[*]} in ${SECONDS}s"

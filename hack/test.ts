@@ -1,6 +1,6 @@
 /**
  * `npm test`: runs every test tier this machine can run, in order unit, integration,
- * dataplane. A tier that cannot run says why; it never passes silently. Ends with one summary
+ * dataplane, e2e (kind on podman or Docker: test/e2e, hack/kind-e2e.sh). A tier that cannot run says why; it never passes silently. Ends with one summary
  * line: `tests: N passed, N failed, N skipped`.
  */
 import { spawnSync } from 'node:child_process';
@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-type Tier = 'unit' | 'integration' | 'dataplane';
-const allTiers: Tier[] = ['unit', 'integration', 'dataplane'];
+type Tier = 'unit' | 'integration' | 'dataplane' | 'e2e';
+const allTiers: Tier[] = ['unit', 'integration', 'dataplane', 'e2e'];
 
 function testFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -37,6 +37,19 @@ function cannotRun(tier: Tier): string | undefined {
     if (process.env.WEFT_SKIP_INTEGRATION) return 'WEFT_SKIP_INTEGRATION is set';
     if (!commandExists('go')) return 'Go is not installed, so the test control plane (hack/testenv) cannot be built';
     if (!commandExists('openssl')) return 'openssl is missing (needed for the control plane certificates); run hack/install-deps';
+    return undefined;
+  }
+  if (tier === 'e2e') {
+    if (process.env.WEFT_SKIP_E2E) return 'WEFT_SKIP_E2E is set';
+    const docker = commandExists('docker') && spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
+    if (!docker) {
+      if (!commandExists('podman')) return 'neither Docker nor podman is installed; run hack/install-deps (podman)';
+      if (spawnSync('podman', ['info'], { stdio: 'ignore' }).status !== 0) return '`podman info` fails, so no kind node can start';
+      if (process.getuid?.() !== 0) return 'kind on podman needs rootful podman here; run as root';
+      if (!existsSync('/lib/modules')) return '/lib/modules is missing (kind bind-mounts it); run hack/install-deps';
+      if (!commandExists('debootstrap')) return 'debootstrap is missing (the kind node image is built here); run hack/install-deps';
+    }
+    if (!commandExists('go')) return 'Go is not installed, so kind and the node image cannot be built';
     return undefined;
   }
   if (process.env.WEFT_SKIP_DATAPLANE) return 'WEFT_SKIP_DATAPLANE is set';
@@ -100,7 +113,7 @@ for (const tier of allTiers.filter((t) => opts.tier.includes(t))) {
   if (why) {
     console.log(`\n== ${tier}: NOT RUN (${files.length} files): ${why}`);
     notRun.push(`${tier}: ${why}`);
-    if (tier === 'integration' && process.env.CI && commandExists('go')) total.fail += 1;
+    if ((tier === 'integration' || tier === 'e2e') && process.env.CI && commandExists('go')) total.fail += 1;
     continue;
   }
   console.log(`\n== ${tier}: ${files.length} files`);

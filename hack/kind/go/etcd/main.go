@@ -1,0 +1,1 @@
+../../../testenv/go/etcd/main.go
