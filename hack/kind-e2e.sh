@@ -12,6 +12,8 @@
 #   hostport   a hostPort is reachable from another node
 #   nat        with natOutgoing a pod reaches an address outside the pools as its node's address
 #   diagnose   `weft diagnose` finds nothing on the healthy cluster and names an injected fault
+#   argocd     the Argo CD health check (config/gitops, Lua) says Healthy for the Ready Installation
+#              and Progressing during the upgrade (a real Lua interpreter on the live status)
 #   upgrade    a rebuilt agent image rolls through every node under continuous pod-to-pod ping,
 #              zero packets lost
 #   uninstall  deleting the Installation leaves every node clean (no weft links, routes,
@@ -39,7 +41,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 all_modes=(vxlan vxlan-crosssubnet host-gw bgp ipip)
-all_checks=(ready pods service hostport nat diagnose upgrade uninstall)
+all_checks=(ready pods service hostport nat diagnose argocd upgrade uninstall)
 modes=()
 checks=("${all_checks[@]}")
 print_mode=""
@@ -451,23 +453,43 @@ check_diagnose() {
   local out rc=0 victim=${workers[1]}
   out=$(weft diagnose --kubeconfig "$kubeconfig" 2>&1) || rc=$?
   [[ $rc -eq 0 ]] || fail "diagnose: found something on the healthy cluster (exit $rc):"$'\n'"$out"
-  # Fault: the node's CNI conflist removed behind the agent's back.
-  nodeexec "$victim" sh -c 'rm -f /etc/cni/net.d/10-weft.conflist'
+  # Fault: another CNI config that sorts before Weft's, as a second CNI left on a node would be:
+  # the runtime would use it for every new pod there. The agent leaves foreign files alone.
+  nodeexec "$victim" sh -c 'echo "{\"cniVersion\":\"1.0.0\",\"name\":\"e2e-shadow\",\"plugins\":[{\"type\":\"loopback\"}]}" >/etc/cni/net.d/00-e2e-shadow.conflist'
   rc=0
   out=$(weft diagnose --kubeconfig "$kubeconfig" 2>&1) || rc=$?
+  nodeexec "$victim" rm -f /etc/cni/net.d/00-e2e-shadow.conflist
   echo "$out"
-  [[ $rc -ne 0 ]] || fail "diagnose: exit 0 after the conflist of $victim was removed"
-  grep -q "$victim" <<<"$out" || fail "diagnose: the finding does not name $victim"
-  pass "diagnose: nothing found on the healthy cluster; the removed conflist on $victim found (exit $rc)"
-  # The agent rewrites what it owns; wait until the node is whole again before the next check.
-  k -n weft-system delete pod -l app.kubernetes.io/name=weft-node --field-selector "spec.nodeName=$victim" --wait=true >/dev/null
-  wait_agents_on "$node_image"
+  [[ $rc -eq 2 ]] || fail "diagnose: exit $rc (want 2, critical) with a shadowing CNI config on $victim"
+  grep -q 'cni-conflist-shadowed' <<<"$out" || fail "diagnose: no cni-conflist-shadowed finding for the config added on $victim"
+  grep 'cni-conflist-shadowed' <<<"$out" | grep -q "$victim" || grep -A3 'cni-conflist-shadowed' <<<"$out" | grep -q "$victim" \
+    || fail "diagnose: the cni-conflist-shadowed finding does not name $victim"
+  rc=0
+  out=$(weft diagnose --kubeconfig "$kubeconfig" 2>&1) || rc=$?
+  [[ $rc -eq 0 ]] || fail "diagnose: still finds something after the fault was undone (exit $rc):"$'\n'"$out"
+  pass "diagnose: nothing on the healthy cluster; the shadowing CNI config on $victim found as cni-conflist-shadowed (exit 2); clean again once removed"
+}
+
+argocd_health() { k get installation default -o json | node --import tsx hack/kind/argocd-health.ts; }
+
+check_argocd() {
+  local h
+  h=$(argocd_health) || fail "argocd: evaluating config/gitops/argocd-cm-health.yaml failed"
+  [[ $h == Healthy* ]] || fail "argocd: the health check says '$h' for the Ready Installation, want Healthy"
+  pass "argocd: Healthy for the Ready Installation ($h)"
 }
 
 check_upgrade() {
   log "upgrading the node agents to $upgrade_image under continuous ping"
   k exec e2e-0 -- sh -c "ping -i 0.2 -W 1 $pod_b >/tmp/upgrade-ping.log 2>&1 & echo \$! >/tmp/upgrade-ping.pid"
   installation "$mode" "$upgrade_registry" | k apply -f - >/dev/null
+  if want argocd; then
+    local h deadline=$((SECONDS + 60))
+    h=$(argocd_health)
+    while [[ $h != Progressing* ]] && ((SECONDS < deadline)); do sleep 0.5; h=$(argocd_health); done
+    [[ $h == Progressing* ]] || fail "argocd: the health check says '$h' right after the upgrade was applied, want Progressing"
+    pass "argocd: Progressing during the rollout ($h)"
+  fi
   wait_installation_ready
   wait_agents_on "$upgrade_image"
   sleep 2
@@ -519,6 +541,7 @@ run_mode() {
   if want hostport; then check_hostport; fi
   if want nat; then check_nat; fi
   if want diagnose; then check_diagnose; fi
+  if want argocd; then check_argocd; fi
   if want upgrade; then check_upgrade; fi
   if want uninstall; then check_uninstall; fi
   if [[ $keep == true ]]; then
