@@ -99,7 +99,7 @@ installation() { # mode registry
     vxlan) encapsulation=VXLAN ;;
     vxlan-crosssubnet)
       encapsulation=VXLANCrossSubnet
-      autodetect=$'    nodeAddressAutodetectionV4:\n      cidrs: ['"$subnet_a, $subnet_b"']\n'
+      printf -v autodetect '    nodeAddressAutodetectionV4:\n      cidrs: [%s, %s]\n' "$subnet_a" "$subnet_b"
       ;;
     ipip) encapsulation=IPIP ;;
     host-gw) encapsulation=None ;;
@@ -145,9 +145,14 @@ if [[ $provider == podman ]]; then
   [[ $(id -u) -eq 0 ]] || cannot "kind on podman needs rootful podman here; run as root"
   [[ -d /lib/modules ]] || cannot "/lib/modules is missing (kind bind-mounts it); run hack/install-deps"
 fi
-KIND=${KIND:-$(bash hack/kind/build-kind)}
-KUBECTL=${KUBECTL:-$(bash hack/testenv/build --print)/kubectl}
-[[ -x $KUBECTL ]] || KUBECTL=$(bash hack/testenv/build | tail -n1)/kubectl
+KIND=${KIND:-$(bash hack/kind/build-kind | tail -n1)}
+# kubectl: the test control plane's (the cluster's version) when built, else one on PATH, else build it.
+if [[ -z ${KUBECTL:-} ]]; then
+  KUBECTL=$(bash hack/testenv/build --print)/kubectl
+  if ! bash hack/testenv/build --check; then
+    if command -v kubectl >/dev/null; then KUBECTL=$(command -v kubectl); else KUBECTL=$(bash hack/testenv/build | tail -n1)/kubectl; fi
+  fi
+fi
 if [[ -z ${KIND_NODE_IMAGE:-} ]]; then
   if [[ $provider == podman ]]; then KIND_NODE_IMAGE=$(bash hack/kind/build-node-image | tail -n1)
   else KIND_NODE_IMAGE=kindest/node:$(sed -n 's/^require k8s.io\/kubernetes \(v[^ ]*\).*/\1/p' hack/testenv/go/kube/go.mod); fi
@@ -269,7 +274,7 @@ crosssubnet_topology() {
   extra_networks+=("$nb")
   ra=${subnet_a%.0/24}.254
   rb=${subnet_b%.0/24}.254
-  "$RUNTIME" run -d --name "$router" --privileged --network "$na:ip=$ra" --entrypoint sleep "$node_image" infinity >/dev/null
+  "$RUNTIME" run -d --name "$router" --privileged --network "$na" --ip "$ra" --entrypoint sleep "$node_image" infinity >/dev/null
   extra_containers+=("$router")
   "$RUNTIME" network connect --ip "$rb" "$nb" "$router"
   nodeexec "$router" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
@@ -493,6 +498,7 @@ check_upgrade() {
   wait_installation_ready
   wait_agents_on "$upgrade_image"
   sleep 2
+  # shellcheck disable=SC2016 # expands in the pod
   k exec e2e-0 -- sh -c 'kill -INT $(cat /tmp/upgrade-ping.pid); sleep 1; tail -n 3 /tmp/upgrade-ping.log' >"$work/ping.txt"
   local summary sent got
   summary=$(grep -m1 'packets transmitted' "$work/ping.txt") || fail "upgrade: no ping summary: $(cat "$work/ping.txt")"

@@ -1,6 +1,6 @@
-// The kind e2e cannot run here (no Docker engine), so what can be checked without it is checked:
-// the workflow and kind config parse and say what the e2e needs, every dataplane mode is covered
-// by a valid Installation, and the script is shellcheck-clean.
+// What can be checked of the kind e2e without a cluster (the e2e tier, test/e2e, runs it): the
+// workflow and kind config parse and say what the e2e needs, every dataplane mode is covered by a
+// valid Installation, and the scripts are shellcheck-clean.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -25,10 +25,11 @@ function e2e(...args: string[]) {
 
 const modes = e2e('--list-modes').stdout.trim().split(/\s+/);
 
-test('the e2e covers VXLAN, IPIP, host-gw (None) and BGP full mesh, each with a valid Installation', () => {
-  assert.deepEqual([...modes].sort(), ['bgp', 'host-gw', 'ipip', 'vxlan']);
+test('the e2e covers VXLAN, VXLANCrossSubnet, IPIP, host-gw (None) and BGP full mesh, each with a valid Installation', () => {
+  assert.deepEqual([...modes].sort(), ['bgp', 'host-gw', 'ipip', 'vxlan', 'vxlan-crosssubnet']);
   const want: Record<string, { encapsulation: string; bgp: string }> = {
     vxlan: { encapsulation: 'VXLAN', bgp: 'Disabled' },
+    'vxlan-crosssubnet': { encapsulation: 'VXLANCrossSubnet', bgp: 'Disabled' },
     ipip: { encapsulation: 'IPIP', bgp: 'Disabled' },
     'host-gw': { encapsulation: 'None', bgp: 'Disabled' },
     bgp: { encapsulation: 'None', bgp: 'FullMesh' },
@@ -46,7 +47,7 @@ test('the e2e covers VXLAN, IPIP, host-gw (None) and BGP full mesh, each with a 
 test('an unknown mode is refused, naming the modes', () => {
   const r = e2e('--mode', 'geneve', '--print-installation', 'vxlan');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /unknown mode 'geneve'.*vxlan ipip host-gw bgp/);
+  assert.match(r.stderr, /unknown mode 'geneve'.*vxlan vxlan-crosssubnet host-gw bgp ipip/);
 });
 
 test('hack/kind/cluster.yaml: default CNI disabled, pod subnet of the e2e pool, 1 control plane + 2 workers', () => {
@@ -91,9 +92,9 @@ test('.github/workflows/e2e.yml runs hack/kind-e2e.sh for every mode on the kind
 
 test('hack/kind-e2e.sh installs the release manifest and checks reachability, DF ping at the MTU, the upgrade', () => {
   const text = readFileSync(script, 'utf8');
-  assert.match(text, /apply -f config\/release\/weft\.yaml/);
+  assert.match(text, /apply --server-side -f config\/release\/weft\.yaml/);
   assert.match(text, /--config hack\/kind\/cluster\.yaml/);
-  assert.match(text, /kind-e2e|load docker-image/);
+  assert.match(text, /load image-archive/);
   assert.match(text, /ping -M "do" -s "\$payload"/);
   assert.match(text, /payload=\$\(\(mtu - 28\)\)/);
   assert.match(text, /observedGeneration/);
@@ -105,7 +106,7 @@ test('shell scripts are shellcheck-clean', (t) => {
     t.skip('shellcheck is not installed (hack/install-deps installs it)');
     return;
   }
-  const files = ['hack/kind-e2e.sh', 'hack/tools/build', 'images/operator/weft-operator', 'images/node/weft-node'];
+  const files = ['hack/kind-e2e.sh', 'hack/kind/build-kind', 'hack/kind/build-node-image', 'hack/install-deps', 'hack/tools/build', 'images/operator/weft-operator', 'images/node/weft-node'];
   const r = spawnSync('shellcheck', ['--external-sources', ...files], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
