@@ -7,6 +7,7 @@ import { registerStatus } from './commands/status.ts';
 import { registerSandbox } from './commands/sandbox.ts';
 import { registerDiagnose } from './commands/diagnose.ts';
 import { registerUninstall } from './commands/uninstall.ts';
+import { registerConvert } from './commands/convert.ts';
 
 const program = new Command('weft')
   .description('Weft: a Kubernetes pod-network operator')
@@ -19,5 +20,6 @@ registerStatus(program);
 registerSandbox(program);
 registerDiagnose(program);
 registerUninstall(program);
+registerConvert(program);
 
 await program.parseAsync(process.argv);
