@@ -47,6 +47,13 @@ export interface EffectiveConfig {
   ipip: { device: string };
 }
 
+/**
+ * VXLAN VNI and UDP port when spec.network.vxlan leaves them out (the schema's defaults; a test
+ * holds them equal). Not Calico's 4096/4789 nor flannel's and Cilium's 1/8472, so Weft and the
+ * network it replaces can run side by side during a migration.
+ */
+export const vxlanDefaults = { vni: 4097, port: 4799 } as const;
+
 /** ConfigMap keys the agent reads. */
 export const configMapKeys = {
   config: 'config.json',

@@ -11,6 +11,7 @@ import type {
   ResourceRequirements,
   Toleration,
 } from '../api/index.ts';
+import { vxlanDefaults } from '../api/index.ts';
 
 export type Encapsulation = 'Auto' | 'VXLAN' | 'VXLANCrossSubnet' | 'IPIP' | 'IPIPCrossSubnet' | 'None';
 
@@ -37,6 +38,7 @@ export interface NormalizedSpec {
   autodetectionV6?: NodeAddressAutodetection;
   hostPorts: boolean;
   bandwidth: boolean;
+  vxlan: { vni: number; port: number };
   cni: { binDir: string; confDir: string; confName: string };
   nodeAgent: { resources?: ResourceRequirements; tolerations: Toleration[]; nodeSelector: Record<string, string> };
 }
@@ -87,6 +89,7 @@ export function normalizeSpec(installation: Installation): NormalizedSpec {
     ...(net.nodeAddressAutodetectionV4 ? { autodetectionV4: net.nodeAddressAutodetectionV4 } : {}),
     ...(net.nodeAddressAutodetectionV6 ? { autodetectionV6: net.nodeAddressAutodetectionV6 } : {}),
     hostPorts: (net.hostPorts ?? specDefaults.hostPorts) === 'Enabled',
+    vxlan: { vni: net.vxlan?.vni ?? vxlanDefaults.vni, port: net.vxlan?.port ?? vxlanDefaults.port },
     bandwidth: (net.bandwidth ?? specDefaults.bandwidth) === 'Enabled',
     cni: {
       binDir: spec.cni?.binDir ?? specDefaults.binDir,

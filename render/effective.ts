@@ -11,8 +11,8 @@ import type {
 } from '../api/index.ts';
 import type { NormalizedSpec } from './defaults.ts';
 
-/** VNI and port as the agent's vxlan backend defaults them (components/node/backends/vxlan.ts). */
-export const VXLAN = { vni: 4096, port: 4789, device: 'weft.vxlan' } as const;
+/** The VXLAN device's name; its VNI and port come from spec.network.vxlan (defaults: api vxlanDefaults). */
+export const VXLAN = { device: 'weft.vxlan' } as const;
 export const IPIP = { device: 'weft.ipip' } as const;
 
 export function effectiveBgp(spec: NormalizedSpec): EffectiveBGP {
@@ -52,7 +52,7 @@ export function buildEffectiveConfig(spec: NormalizedSpec, pools: EffectivePool[
     cni: { ...spec.cni },
     hostPorts: spec.hostPorts,
     bandwidth: spec.bandwidth,
-    vxlan: { ...VXLAN },
+    vxlan: { vni: spec.vxlan.vni, port: spec.vxlan.port, device: VXLAN.device },
     ipip: { ...IPIP },
   };
 }

@@ -54,6 +54,7 @@ export interface NetworkSpec {
    * @maxItems 16
    */
   ipPools?: IPPool[];
+  vxlan?: VXLANSpec;
   nodeAddressAutodetectionV4?: NodeAddressAutodetection;
   nodeAddressAutodetectionV6?: NodeAddressAutodetection;
   /**
@@ -123,6 +124,19 @@ export interface IPPool {
    * The nodes that get blocks from this pool: a Kubernetes label selector (e.g. "zone=a,tier!=edge") or a Calico selector (e.g. "all()", "zone == 'a' && !has(edge)"; read as Calico when it holds a quote, &&, ||, braces, all( or has(). Empty selects all nodes.
    */
   nodeSelector?: string;
+}
+/**
+ * The VXLAN device of the VXLAN modes. The defaults (VNI 4097, UDP port 4799) differ from Calico's (4096 / 4789) and flannel's and Cilium's (1 / 8472), so Weft and the network it replaces can run side by side during a migration.
+ */
+export interface VXLANSpec {
+  /**
+   * VXLAN network identifier, 1-16777215 (24 bits, RFC 7348).
+   */
+  vni?: number;
+  /**
+   * UDP destination port of the VXLAN packets, 1024-65535; allow it between the nodes in host and cloud firewalls.
+   */
+  port?: number;
 }
 /**
  * How a node agent finds the node's underlay address. Set exactly one field.

@@ -4,7 +4,7 @@
 // BIRD is down, a DF ping failing because the node's own interface is too small) are added to
 // that finding's evidence instead of being reported again.
 import ipaddr from 'ipaddr.js';
-import { encapsulationOverhead, nodeSelectorMatches, parseNodeSelector, type EffectiveEncapsulation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
+import { encapsulationOverhead, vxlanDefaults, nodeSelectorMatches, parseNodeSelector, type EffectiveEncapsulation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
 import { describeFixes, type Fix } from '../../api/advice.ts';
 import { blocksInPool, cidrsOverlap, freePoolCidr } from '../../api/validation/pools.ts';
 import {
@@ -54,7 +54,7 @@ export const FINDINGS: Record<string, { severity: string; checks: string }> = {
   'bgp-session-down': { severity: 'critical', checks: 'a BGP session is not Established (with the peer and BIRD\'s info)' },
   'vxlan-fdb-missing': { severity: 'critical', checks: 'the VXLAN device lacks the FDB entry (peer VTEP MAC -> peer underlay address) of a peer' },
   'vxlan-neighbour-missing': { severity: 'critical', checks: 'the VXLAN device lacks the neighbour entry (peer tunnel address -> peer VTEP MAC) of a peer' },
-  'vxlan-udp-blocked': { severity: 'critical', checks: 'the underlay ping to a peer passes but the tunnel ping (UDP 4789) fails with all entries present' },
+  'vxlan-udp-blocked': { severity: 'critical', checks: 'the underlay ping to a peer passes but the tunnel ping (UDP, spec.network.vxlan.port) fails with all entries present' },
   'underlay-address-duplicated': { severity: 'critical', checks: 'two or more nodes advertise the same underlay address (a copy such as a NAT interface every VM has); notes when it is none of the Nodes\' InternalIPs' },
   'underlay-address-gone': { severity: 'critical', checks: 'the address a node advertises (NodeNetwork.status.address) is no longer on any of its interfaces (a floating address that moved)' },
   'pool-overlaps-node-subnet': { severity: 'critical', checks: 'a pod pool overlaps the subnet of the nodes\' underlay addresses' },
@@ -407,6 +407,11 @@ function checkBgp(s: Snapshot, f: Findings): void {
   }
 }
 
+/** The UDP port VXLAN packets travel on: the Installation's, else the default. */
+function vxlanPort(s: Snapshot): number {
+  return s.installation?.spec?.network?.vxlan?.port ?? vxlanDefaults.port;
+}
+
 interface VxlanPeer { node: string; address: string; mac: string; tunnelIp: string }
 
 /** The peers node reaches through VXLAN, from their NodeNetworks (what the agent programs). */
@@ -461,7 +466,7 @@ function checkVxlan(s: Snapshot, f: Findings): void {
       }
     }
   }
-  // Tunnel probes: failures with every entry present point at the path (UDP 4789). A node that
+  // Tunnel probes: failures with every entry present point at the path (the VXLAN UDP port). A node that
   // is an end of most failing pairs is the one that drops them.
   let pending: TunnelProbe[] = (s.tunnelProbes ?? []).filter((p) => p.underlayOk && !p.tunnelOk && !broken.has([p.from, p.to].sort(byName).join('|')));
   while (pending.length) {
@@ -473,9 +478,9 @@ function checkVxlan(s: Snapshot, f: Findings): void {
     const blame = culprit;
     f.add({
       id: 'vxlan-udp-blocked', severity: 'critical', node: blame, peer: others.join(','),
-      summary: `VXLAN packets (UDP 4789) between ${blame} and ${others.join(', ')} do not arrive, while plain underlay pings do: pod traffic across this path is dropped`,
+      summary: `VXLAN packets (UDP ${vxlanPort(s)}) between ${blame} and ${others.join(', ')} do not arrive, while plain underlay pings do: pod traffic across this path is dropped`,
       evidence: mine.map((p) => `${p.from} -> ${p.to}: underlay ping ok, ping of tunnel address ${p.tunnelAddress} fails`),
-      remediation: `allow UDP 4789 from the other nodes' underlay addresses into ${blame} (host firewall: nft list ruleset / iptables -S on ${blame}; cloud security groups)`,
+      remediation: `allow UDP ${vxlanPort(s)} (spec.network.vxlan.port) from the other nodes' underlay addresses into ${blame} (host firewall: nft list ruleset / iptables -S on ${blame}; cloud security groups)`,
     });
     pending = pending.filter((p) => !mine.includes(p));
   }

@@ -105,7 +105,7 @@ export async function dfProbes(nodes: LocalNode[], size: number): Promise<DfProb
   }));
 }
 
-/** Pings of each VXLAN peer's tunnel address (the packets travel as UDP 4789) next to an underlay ping. */
+/** Pings of each VXLAN peer's tunnel address (the packets travel on the VXLAN UDP port) next to an underlay ping. */
 export async function tunnelProbes(pairs: { from: LocalNode; to: LocalNode; tunnelAddress: string }[]): Promise<TunnelProbe[]> {
   return Promise.all(pairs.map(async (p) => {
     const ns = execRunner(p.from.netns);

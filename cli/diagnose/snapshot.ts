@@ -93,7 +93,7 @@ export interface AgentReport {
 /** A DF ping between two nodes' underlay addresses at the size the encapsulated pod MTU needs. */
 export interface DfProbe { from: string; to: string; size: number; ok: boolean; smallOk: boolean; detail?: string }
 
-/** A ping of a peer's VXLAN tunnel address (through UDP 4789) next to a plain underlay ping. */
+/** A ping of a peer's VXLAN tunnel address (through the VXLAN UDP port) next to a plain underlay ping. */
 export interface TunnelProbe { from: string; to: string; tunnelAddress: string; underlayOk: boolean; tunnelOk: boolean }
 
 export interface Snapshot {

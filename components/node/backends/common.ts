@@ -3,9 +3,11 @@ import { canonicalCidr, cidrContains, networkAddress } from '../kernel/cidr.ts';
 import { DEFAULT_LINK_PREFIX } from '../kernel/protocol.ts';
 import type { DesiredKernelState, NatSpec, RouteSpec } from '../kernel/types.ts';
 import type { DataplaneConfig, LocalNode, PeerNode } from './types.ts';
+import { vxlanDefaults } from '../../../api/effective-config.ts';
 
-export const DEFAULT_VXLAN_VNI = 4096;
-export const DEFAULT_VXLAN_PORT = 4789;
+/** Used when a config names no VNI/port (tests, older configs): the Installation's defaults. */
+export const DEFAULT_VXLAN_VNI = vxlanDefaults.vni;
+export const DEFAULT_VXLAN_PORT = vxlanDefaults.port;
 
 export function linkPrefix(cfg: DataplaneConfig): string { return cfg.linkPrefix ?? DEFAULT_LINK_PREFIX; }
 export function vxlanDevice(cfg: DataplaneConfig): string { return `${linkPrefix(cfg)}.vxlan`; }

@@ -1,4 +1,4 @@
-// vxlan: device <prefix>.vxlan (VNI 4096, dstport 4789, nolearning, local = underlay address,
+// vxlan: device <prefix>.vxlan (VNI and dstport from spec.network.vxlan, default 4097 / 4799, nolearning, local = underlay address,
 // dev = underlay interface, MTU = cluster MTU, MAC derived from the underlay address), carrying
 // the node's VTEP address (first address of its first block) as a /32. Per peer:
 //   FDB        PEER_VTEP_MAC dev weft.vxlan dst PEER_UNDERLAY self permanent

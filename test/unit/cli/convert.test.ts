@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { runConvert } from '../../../cli/commands/convert.ts';
 import { validateInstallation } from '../../../api/validation/validate.ts';
-import { render } from '../../../render/index.ts';
+import { render, type ClusterFacts } from '../../../render/index.ts';
 
 const fixture = fileURLToPath(new URL('../../fixtures/tigera/installation.yaml', import.meta.url));
 
@@ -44,7 +44,7 @@ describe('weft convert', () => {
   });
 
   test('the Calico selectors select with their meaning in render', () => {
-    const facts = { nodes: [{ name: 'a', labels: { gpu: 'true' } }, { name: 'b', labels: { gpu: 'true', spot: 'x' } }, { name: 'c' }] };
+    const facts: ClusterFacts = { nodes: [{ name: 'a', labels: { gpu: 'true' } }, { name: 'b', labels: { gpu: 'true', spot: 'x' } }, { name: 'c' }] };
     const e = render(out, facts).explain;
     assert.equal(e.find((x) => x.subject === 'pool default-ipv4-ippool nodes')!.decision, '3 of 3');
     assert.equal(e.find((x) => x.subject === 'pool gpu-pool nodes')!.decision, '1 of 3');

@@ -45,7 +45,7 @@ describe('backends', () => {
     const d = backendFor('vxlan').desired(local, [{ ...sameSubnetPeer, vxlanMac: '02:00:00:00:00:02' }], { ...CFG, vxlan: { vni: 4097 } });
     assert.deepEqual(d.links, [{
       name: 'weft.vxlan', kind: 'vxlan', mtu: 1450, mac: derivedVtepMac('198.18.0.11'), addresses: ['10.244.1.0/32'],
-      vxlan: { vni: 4097, port: 4789, local: '198.18.0.11', dev: 'eth0', learning: false },
+      vxlan: { vni: 4097, port: 4799, local: '198.18.0.11', dev: 'eth0', learning: false },
     }]);
     assert.deepEqual(d.fdb, [{ dev: 'weft.vxlan', mac: '02:00:00:00:00:02', dst: '198.18.0.12' }]);
     assert.deepEqual(d.neighbors, [{ dev: 'weft.vxlan', ip: '10.244.2.0', mac: '02:00:00:00:00:02' }]);

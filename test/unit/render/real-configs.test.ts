@@ -148,3 +148,18 @@ describe('advice', () => {
     }
   });
 });
+
+describe('VXLAN VNI and port (next to Calico during a migration)', () => {
+  test('defaults differ from Calico\'s 4096/4789 and flannel\'s 1/8472, and reach the agent', () => {
+    const r = render(installation(), { nodes: [] }, options);
+    assert.deepEqual(r.effective.vxlan, { vni: 4097, port: 4799, device: 'weft.vxlan' });
+    for (const [vni, port] of [[4096, 4789], [1, 8472]]) assert.ok(r.effective.vxlan.vni !== vni && r.effective.vxlan.port !== port);
+  });
+
+  test('spec.network.vxlan is rendered into the agent\'s configuration and changes the config hash', () => {
+    const base = render(installation(), { nodes: [] }, options);
+    const r = render(installation({ vxlan: { vni: 9000, port: 4800 } }), { nodes: [] }, options);
+    assert.deepEqual(r.effective.vxlan, { vni: 9000, port: 4800, device: 'weft.vxlan' });
+    assert.notEqual(r.configHash, base.configHash);
+  });
+});
