@@ -84,7 +84,7 @@ describe('Installation validation rules', () => {
   test('a pool smaller than one default block: the message names the pool, the default and the fix', () => {
     const [p] = validateInstallation(withPools(pool({ name: 'small', cidr: '10.0.0.0/28' })));
     assert.equal(p?.path, 'spec.network.ipPools[0].blockSize');
-    assert.equal(p?.message, 'pool 10.0.0.0/28 is smaller than one block of /26 (the default blockSize); set blockSize between 28 and 32, or use a cidr of /26 or larger');
+    assert.match(p?.message ?? '', /smaller than one block: blockSize \(26 for IPv4, 122 for IPv6 when omitted\).*set blockSize between the cidr's prefix length and 32.*or use a cidr of \/26/);
     assert.deepEqual(validateInstallation(withPools(pool({ name: 'small', cidr: '10.0.0.0/28', blockSize: 28 }))), [], 'the fix it names is accepted');
   });
 

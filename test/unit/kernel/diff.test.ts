@@ -14,7 +14,7 @@ describe('level-triggered kernel diff', () => {
     const desired = vxlanBackend.desired(node(1), [node(2)], CFG);
     const plan = diffKernel(desired, EMPTY, opts);
     assert.deepEqual(plan.ip, [
-      'link add weft.vxlan address 0e:57:c6:12:00:0b mtu 1450 type vxlan id 4096 local 198.18.0.11 dev eth0 dstport 4789 nolearning',
+      'link add weft.vxlan address 0e:57:c6:12:00:0b mtu 1450 type vxlan id 4097 local 198.18.0.11 dev eth0 dstport 4799 nolearning',
       'addr add 10.244.1.0/32 dev weft.vxlan',
       'link set weft.vxlan up',
       'neigh replace 10.244.2.0 lladdr 0e:57:c6:12:00:0c dev weft.vxlan nud permanent',
