@@ -71,8 +71,28 @@ function pendingNote(pending: string[], duplicated: string[] = []): string {
     + (duplicated.length === 0 ? '' : `; not used: the addresses of ${nameList(duplicated)} are reported by more than one node (DuplicateUnderlayAddress)`);
 }
 
+/** Cloud providers whose networks drop packets to addresses the VM does not own (pod addresses). */
+const CLOUDS: { name: string; providerID: RegExp; label: RegExp }[] = [
+  { name: 'AWS', providerID: /^aws:\/\//, label: /^eks\.amazonaws\.com\// },
+  { name: 'Azure', providerID: /^azure:\/\//, label: /^kubernetes\.azure\.com\// },
+  { name: 'GCP', providerID: /^gce:\/\//, label: /^cloud\.google\.com\/gke-/ },
+];
+
+/** The cloud a node runs in, from its spec.providerID or its provider's node labels. */
+export function cloudOf(node: NodeFacts): string | undefined {
+  return CLOUDS.find((c) => c.providerID.test(node.providerID ?? '') || Object.keys(node.labels ?? {}).some((k) => c.label.test(k)))?.name;
+}
+
 function resolveAuto(pool: NormalizedPool, nodes: readonly NodeFacts[], copied: ReadonlySet<string>): { mode: EffectiveEncapsulation; reason: string } {
   const { located, otherFamilyOnly, pending, duplicated } = classify(nodes, pool.family, copied);
+  const clouds = [...new Set(nodes.map(cloudOf).filter((c): c is string => c !== undefined))].sort();
+  if (clouds.length > 0) {
+    const inCloud = nodes.filter((n) => cloudOf(n) !== undefined).map((n) => n.name);
+    return {
+      mode: 'VXLAN',
+      reason: `Auto: ${nameList(inCloud)} ${inCloud.length === 1 ? 'runs' : 'run'} in ${clouds.join(', ')} (the Nodes' providerID or labels), whose networks drop packets addressed to pod IPs unless source/destination checks are disabled or cloud routes added, even within one subnet; so pod traffic is tunnelled. Set spec.network.ipPools[${pool.index}].encapsulation to None if your cloud network routes the pod blocks`,
+    };
+  }
   if (otherFamilyOnly.length > 0) {
     return {
       mode: 'VXLAN',

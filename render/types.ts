@@ -15,6 +15,8 @@ export interface NodeFacts {
   /** Underlay MTU the agent detected; absent until it reported it. */
   mtu?: number;
   labels?: Record<string, string>;
+  /** The Node's spec.providerID (aws:///..., azure:///..., gce://...): tells Auto the node is in a cloud. */
+  providerID?: string;
   /** The Node's InternalIP addresses (status.addresses), when known: tell copies of one NAT address from the node's own. */
   internalIPs?: string[];
 }

@@ -48,6 +48,7 @@ export function checkFacts(facts: ClusterFacts): void {
     if (n.mtu !== undefined && !(Number.isInteger(n.mtu) && n.mtu >= 576 && n.mtu <= 65535)) {
       problems.push({ path: `${at}.mtu`, message: `${JSON.stringify(n.mtu)} must be the underlay interface MTU, an integer from 576 to 65535` });
     }
+    if (n.providerID !== undefined && typeof n.providerID !== 'string') problems.push({ path: `${at}.providerID`, message: 'must be the Node\'s spec.providerID, a string such as aws:///eu-west-1a/i-0123' });
     if (n.internalIPs !== undefined && (!Array.isArray(n.internalIPs) || n.internalIPs.some((x) => typeof x !== 'string' || !ipaddr.isValid(x)))) {
       problems.push({ path: `${at}.internalIPs`, message: 'must be a list of the Node\'s InternalIP addresses, e.g. [198.51.100.11]' });
     }

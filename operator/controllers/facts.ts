@@ -32,6 +32,8 @@ export function buildFacts(nodes: readonly KubeObject[], nodeNetworks: readonly 
     const name = n.metadata?.name;
     if (!name || n.metadata?.deletionTimestamp) continue;
     const f: NodeFacts = { name, labels: { ...(n.metadata?.labels ?? {}) } };
+    const providerID = (n as { spec?: { providerID?: unknown } }).spec?.providerID;
+    if (typeof providerID === 'string' && providerID !== '') f.providerID = providerID;
     const internalIPs = internalIPsOf(n);
     if (internalIPs.length) f.internalIPs = internalIPs;
     const st = reports.get(name)?.status;
@@ -61,7 +63,7 @@ function internalIPsOf(n: KubeObject): string[] {
 
 /** What of a Node the Installation depends on: a change elsewhere (heartbeats, other status) is ignored. */
 export function nodeProjection(n: KubeObject): string {
-  return JSON.stringify([n.metadata?.labels ?? {}, !!n.metadata?.deletionTimestamp, internalIPsOf(n)]);
+  return JSON.stringify([n.metadata?.labels ?? {}, !!n.metadata?.deletionTimestamp, internalIPsOf(n), (n as { spec?: { providerID?: unknown } }).spec?.providerID ?? '']);
 }
 
 /** What of a NodeNetwork the Installation depends on. */

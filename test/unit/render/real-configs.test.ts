@@ -163,3 +163,24 @@ describe('VXLAN VNI and port (next to Calico during a migration)', () => {
     assert.notEqual(r.configHash, base.configHash);
   });
 });
+
+describe('Auto on a cloud subnet', () => {
+  const { inst, facts } = golden('cloud-one-subnet');
+
+  test('nodes with an aws/azure/gce providerID (or their node labels) get an overlay, explained', () => {
+    const r = render(inst, facts, options);
+    assert.equal(r.effective.pools[0]!.encapsulation, 'VXLAN');
+    assert.match(r.explain.find((e) => e.subject === 'pool default encapsulation')!.reason, /AWS.*source\/destination checks/);
+    const azure = { nodes: facts.nodes.map((n) => ({ ...n, providerID: undefined, labels: { 'kubernetes.azure.com/cluster': 'c1' } })) };
+    assert.equal(render(inst, azure, options).effective.pools[0]!.encapsulation, 'VXLAN');
+    const gce = { nodes: facts.nodes.map((n) => ({ ...n, providerID: `gce://proj/europe-west1-b/${n.name}` })) };
+    assert.equal(render(inst, gce, options).effective.pools[0]!.encapsulation, 'VXLAN');
+  });
+
+  test('the same subnet off the cloud stays host-gw; the user\'s None is kept', () => {
+    const bare = { nodes: facts.nodes.map(({ providerID: _p, ...n }) => n) };
+    assert.equal(render(inst, bare, options).effective.pools[0]!.encapsulation, 'None');
+    const none = installation({ ipPools: [{ name: 'default', cidr: '10.244.0.0/16', encapsulation: 'None' }] });
+    assert.equal(render(none, facts, options).effective.pools[0]!.encapsulation, 'None');
+  });
+});
