@@ -5,6 +5,7 @@
 // nothing is written.
 import { canonicalCidr, compareCidr, minimalCidrs } from './cidr.ts';
 import type { NatSpec, NftTableModel } from './types.ts';
+import { kv } from './values.ts';
 
 export const NAT_SOURCES_SET = 'nat_sources';
 export const POOL_CIDRS_SET = 'pool_cidrs';
@@ -31,10 +32,10 @@ export function desiredNftModel(spec: NatSpec | null): NftTableModel | null {
 }
 
 export function renderNftTable(table: string, model: NftTableModel): string {
-  const lines = [`table inet ${table} {`];
+  const lines = [`table inet ${kv.nftIdent(table)} {`];
   for (const [name, elems] of Object.entries(model.sets).sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`  set ${name} {`, '    type ipv4_addr', '    flags interval');
-    if (elems.length) lines.push(`    elements = { ${elems.join(', ')} }`);
+    lines.push(`  set ${kv.nftIdent(name)} {`, '    type ipv4_addr', '    flags interval');
+    if (elems.length) lines.push(`    elements = { ${elems.map((e) => kv.cidr4(e)).join(', ')} }`);
     lines.push('  }');
   }
   lines.push(`  chain ${CHAIN.name} {`,
@@ -49,7 +50,7 @@ export function renderNftTable(table: string, model: NftTableModel): string {
  *  does not exist yet, and the whole script is one kernel transaction. */
 export function planNft(table: string, desired: NftTableModel | null, observed: NftTableModel | null): string | null {
   if (nftModelsEqual(desired, observed)) return null;
-  const head = `table inet ${table}\ndelete table inet ${table}\n`;
+  const head = `table inet ${kv.nftIdent(table)}\ndelete table inet ${kv.nftIdent(table)}\n`;
   return desired ? head + renderNftTable(table, desired) : head;
 }
 
