@@ -521,7 +521,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   installExitHandlers();
   if (opts.netns) {
     // Even a namespace's own addresses are reached through lo; a new namespace has it down.
-    const up = spawnSync('ip', ['-n', opts.netns, 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+    const up = spawnSync('ip', ['-n', opts.netns, 'link', 'set', 'lo', 'up'], { encoding: 'utf8', timeout: 30_000 });
     if (up.status !== 0) throw new Error(`startControlPlane: cannot use network namespace '${opts.netns}': ${up.stderr.trim()}`);
   }
 

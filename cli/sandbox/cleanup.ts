@@ -8,7 +8,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { HOST_LINK_RE, NETNS_RE, readState, stateDir, type SandboxState } from './state.ts';
 
 function sh(argv: string[]): { ok: boolean; out: string; err: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
   return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '').trim() };
 }
 

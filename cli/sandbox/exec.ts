@@ -35,7 +35,7 @@ export function nsSpawn(ns: string, argv: string[]): ChildProcess {
 }
 
 export function mustSync(argv: string[]): string {
-  return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000, killSignal: 'SIGKILL' });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -39,7 +39,7 @@ function runScript(path: string, args: string[], step: Step): Promise<{ code: nu
 }
 
 function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { timeout: 10_000 }).status === 0;
 }
 
 export interface Prerequisites {
@@ -68,7 +68,7 @@ export async function preflight(progress: Progress): Promise<Prerequisites> {
   }, (out) => out.replace(/^install-deps: /, ''));
   const binDir = await progress.run('Kubernetes control plane binaries (hack/testenv/build)', async (step) => {
     const script = repoScript('hack/testenv/build');
-    if (spawnSync(script, ['--check']).status !== 0) step.update('not built yet: compiling from Go modules (6-8 minutes the first time)');
+    if (spawnSync(script, ['--check'], { timeout: 60_000 }).status !== 0) step.update('not built yet: compiling from Go modules (6-8 minutes the first time)');
     const r = await runScript(script, [], step);
     if (r.code !== 0 || !existsSync(r.lastOut)) {
       throw new PreflightError(`hack/testenv/build failed (exit ${r.code}):\n${r.tail.join('\n')}`);

@@ -6,14 +6,17 @@ import { parseBirdProtocols } from '../backends/bgp.ts';
 import { execRunner, type CommandRunner } from '../kernel/exec.ts';
 import { readSysctls } from '../kernel/sysctl.ts';
 
+/** A diagnose request reads the node; a tool that takes longer than this is reported, not awaited. */
+export const DIAGNOSE_EXEC_TIMEOUT_MS = 5_000;
+
 async function json(runner: CommandRunner, argv: string[]): Promise<unknown> {
-  const r = await runner.run(argv);
+  const r = await runner.run(argv, undefined, { timeoutMs: DIAGNOSE_EXEC_TIMEOUT_MS });
   if (r.code !== 0) return { error: r.stderr.trim() || `exit ${r.code}` };
   try { return JSON.parse(r.stdout || 'null'); } catch { return { raw: r.stdout }; }
 }
 
 async function text(runner: CommandRunner, argv: string[]): Promise<unknown> {
-  const r = await runner.run(argv);
+  const r = await runner.run(argv, undefined, { timeoutMs: DIAGNOSE_EXEC_TIMEOUT_MS });
   return r.code === 0 ? r.stdout.split('\n').filter(Boolean) : { error: r.stderr.trim() || `exit ${r.code}` };
 }
 
@@ -79,7 +82,7 @@ async function readConflist(path: string): Promise<unknown> {
 
 /** BIRD asked now: a stopped BIRD must not look like the last sync's Established sessions. */
 async function readBird(b: NonNullable<DiagnoseInputs['bird']>): Promise<{ bird: unknown; bgpSessions: unknown }> {
-  const r = await execRunner().run([b.birdcBinary ?? 'birdc', '-s', b.socketPath, 'show', 'protocols', 'all']);
+  const r = await execRunner().run([b.birdcBinary ?? 'birdc', '-s', b.socketPath, 'show', 'protocols', 'all'], undefined, { timeoutMs: DIAGNOSE_EXEC_TIMEOUT_MS });
   if (r.code !== 0 || /Unable to connect|Cannot connect/i.test(r.stdout)) {
     const error = `birdc -s ${b.socketPath}: ${(r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.code}`}`;
     return { bird: { running: false, error }, bgpSessions: { error } };

@@ -69,8 +69,11 @@ export function parseProbeRequest(q: URLSearchParams, peers: readonly ProbePeer[
 
 export interface PingResult { ok: boolean; detail: string }
 
+/** Two pings 0.2 s apart waiting 1 s each finish in under 2 s; past this the ping is stuck. */
+export const PING_TIMEOUT_MS = 5_000;
+
 async function ping(runner: CommandRunner, to: string, extra: string[] = []): Promise<PingResult> {
-  const r = await runner.run(['ping', '-n', '-q', '-c', '2', '-i', '0.2', '-W', '1', ...extra, to]);
+  const r = await runner.run(['ping', '-n', '-q', '-c', '2', '-i', '0.2', '-W', '1', ...extra, to], undefined, { timeoutMs: PING_TIMEOUT_MS });
   const summary = r.stdout.trim().split('\n').find((l) => /packets transmitted/.test(l)) ?? '';
   return { ok: r.code === 0, detail: (r.code === 0 ? summary : r.stderr.trim() || summary || `exit ${r.code}`).slice(0, 300) };
 }

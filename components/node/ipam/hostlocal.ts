@@ -25,7 +25,11 @@ export function parseReservation(ip: string, content: string): HostLocalEntry {
  *  batches: the seed case is tens of thousands of files. */
 export async function readStore(dir: string): Promise<HostLocalEntry[]> {
   let names: string[];
-  try { names = await readdir(dir); } catch (e) {
+  try {
+    // Only regular files are reservations: a directory or symlink named like an address (left
+    // by hand or by a hostile process) must not stop the leak scan, nor be followed.
+    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
@@ -34,8 +38,9 @@ export async function readStore(dir: string): Promise<HostLocalEntry[]> {
   for (let i = 0; i < ips.length; i += 512) {
     const batch = await Promise.all(ips.slice(i, i + 512).map(async (ip) => {
       try { return parseReservation(ip, await readFile(join(dir, ip), 'utf8')); } catch (e) {
-        // Released by a CNI DEL between readdir and readFile.
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        // Released by a CNI DEL between readdir and readFile, or replaced by a non-file since.
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'EISDIR') return null;
         throw e;
       }
     }));
@@ -44,21 +49,45 @@ export async function readStore(dir: string): Promise<HostLocalEntry[]> {
   return out;
 }
 
+/** How long the agent waits for host-local's lock. A CNI ADD or DEL holds it for milliseconds;
+ *  a lock held longer belongs to a stuck plugin, and the leak scan must give up (and retry on
+ *  the next pass) instead of hanging the agent's pass forever. */
+export const STORE_LOCK_TIMEOUT_MS = 10_000;
+
 /**
  * Runs fn while holding host-local's lock on dir. The lock is held by a `flock` child process
- * (Node has no flock(2)); it is released when fn settles and the child's stdin closes.
+ * (Node has no flock(2)); it is released when fn settles and the child's stdin closes. Waiting
+ * for the lock is bounded by timeoutMs (flock -w, and a kill of the child as a backstop);
+ * throws an Error naming the lock file when it is not acquired in time.
  */
-export async function withStoreLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+export async function withStoreLock<T>(dir: string, fn: () => Promise<T>, timeoutMs = STORE_LOCK_TIMEOUT_MS): Promise<T> {
   await mkdir(dir, { recursive: true });
-  const child = spawn('flock', ['-x', join(dir, 'lock'), '-c', 'echo locked; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lockFile = join(dir, 'lock');
+  const waitSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const child = spawn('flock', ['-x', '-w', String(waitSeconds), lockFile, '-c', 'echo locked; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', (e) => reject(new Error(`cannot run flock(1) to lock the host-local store ${dir}: ${e.message}; install util-linux`)));
-    child.stdout.once('data', () => resolve());
-    void exited.then((code) => reject(new Error(`flock on ${join(dir, 'lock')} exited (${code}) before locking: ${stderr.trim()}`)));
-  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', (e) => reject(new Error(`cannot run flock(1) to lock the host-local store ${dir}: ${e.message}; install util-linux`)));
+      child.stdout.once('data', () => resolve());
+      void exited.then((code) => reject(new Error(
+        code === 1 && !stderr.trim()
+          ? `the host-local store lock ${lockFile} is held by another process for more than ${waitSeconds} s (a stuck CNI plugin?); retrying on the next pass`
+          : `flock on ${lockFile} exited (${code}) before locking: ${stderr.trim()}`)));
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the host-local store lock ${lockFile} was not acquired within ${timeoutMs + 2000} ms; retrying on the next pass`));
+      }, timeoutMs + 2000);
+    });
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
   try {
     return await fn();
   } finally {
