@@ -174,15 +174,15 @@ export interface NodeAddressAutodetection {
  */
 export interface CNISpec {
   /**
-   * Directory of CNI plugin binaries on the host.
+   * Directory of CNI plugin binaries on the host, mounted read-write into the node agent: one of the directories container runtimes use (/opt/cni/bin, /usr/libexec/cni, /usr/lib/cni, /home/kubernetes/bin, /var/lib/rancher/k3s/data/cni).
    */
   binDir?: string;
   /**
-   * Directory of CNI network configurations on the host.
+   * Directory of CNI network configurations on the host, mounted read-write into the node agent: one of /etc/cni/net.d, /etc/kubernetes/cni/net.d, /var/lib/rancher/k3s/agent/etc/cni/net.d.
    */
   confDir?: string;
   /**
-   * File name of Weft's conflist; container runtimes use the first file in lexical order.
+   * File name of Weft's conflist (no directory, no '..'); container runtimes use the first file in lexical order. It also names the host-local store directory.
    */
   confName?: string;
 }

@@ -18,7 +18,7 @@ export interface IPAMBlockSpec {
    */
   pool: string;
   /**
-   * The node holding the block.
+   * The node holding the block (a Node name). Immutable.
    */
   node: string;
 }

@@ -20,7 +20,7 @@ export interface NodeNetworkSpec {
 export interface NodeNetworkStatus {
   observedGeneration?: number;
   /**
-   * Detected underlay address in CIDR form, e.g. 198.18.0.10/24.
+   * Detected underlay address in CIDR form, e.g. 198.18.0.10/24. Peers route to it.
    */
   address?: string;
   /**
@@ -28,7 +28,7 @@ export interface NodeNetworkStatus {
    */
   addressV6?: string;
   /**
-   * The underlay interface the address was found on.
+   * The underlay interface the address was found on (a Linux interface name, at most 15 bytes).
    */
   interface?: string;
   /**
@@ -46,6 +46,8 @@ export interface NodeNetworkStatus {
   vtep?: VTEP;
   /**
    * Address blocks this node holds (CIDRs), by pool.
+   *
+   * @maxItems 1024
    */
   blocks?: NodeBlock[];
   ipam?: NodeIPAMStatus;
@@ -69,7 +71,13 @@ export interface NodeNetworkStatus {
  * The node's VXLAN tunnel endpoint, when VXLAN is in use.
  */
 export interface VTEP {
+  /**
+   * MAC of the VXLAN device, six colon-separated hex pairs. Peers write it into FDB and neighbour entries.
+   */
   mac?: string;
+  /**
+   * The VTEP's IPv4 address (the first address of the node's first block).
+   */
   ip?: string;
 }
 export interface NodeBlock {
@@ -94,6 +102,9 @@ export interface NodeIPAMStatus {
   released?: number;
 }
 export interface NodeBGPStatus {
+  /**
+   * @maxItems 1024
+   */
   sessions?: BGPSession[];
 }
 export interface BGPSession {
