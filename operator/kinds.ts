@@ -19,12 +19,7 @@ function mk(apiVersion: string, kind: string, plural: string, namespaced: boolea
 
 export const managedKinds: readonly ManagedKind[] = [
   mk('v1', 'Namespace', 'namespaces', false),
-  mk('v1', 'ServiceAccount', 'serviceaccounts', true),
   mk('v1', 'ConfigMap', 'configmaps', true),
-  mk('rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles', false),
-  mk('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'clusterrolebindings', false),
-  mk('rbac.authorization.k8s.io/v1', 'Role', 'roles', true),
-  mk('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings', true),
   mk('apps/v1', 'DaemonSet', 'daemonsets', true),
 ];
 

@@ -16,7 +16,6 @@ import { freePoolCidr } from '../api/validation/pools.ts';
 import { isCalicoSyntax, nodeSelectorMatches, parseNodeSelector, SelectorSyntaxError, type NodeSelector } from '../api/node-selector.ts';
 import { decideMtu } from './mtu.ts';
 import { renderNamespace } from './namespace.ts';
-import { renderRbac } from './rbac.ts';
 import { sortObjects } from './sort.ts';
 import {
   RenderInputError,
@@ -175,7 +174,6 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
   const hash = configHash({ effective, conflist, bird, image });
   const objects = sortObjects([
     renderNamespace(spec.installationName),
-    ...renderRbac(spec.installationName),
     renderConfigMap(spec.installationName, effective, conflist, bird, hash),
     renderDaemonSet(spec, effective, image, hash),
   ]);

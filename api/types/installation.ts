@@ -262,7 +262,9 @@ export interface InstallationStatus {
    */
   encapsulation?: string;
   /**
-   * Effective settings of each pool.
+   * Effective settings of each pool (the node agents' admission policy reads them).
+   *
+   * @maxItems 16
    */
   ipPools?: IPPoolStatus[];
   nodes?: NodeCounts;

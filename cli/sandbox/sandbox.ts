@@ -336,6 +336,15 @@ export async function sandboxUp(opts: UpOptions): Promise<number> {
       }, () => step.update('waiting for CRD operator.weft.dev/v1 Installation'));
     }, () => `pid ${r.operator?.pid}, log ${r.operatorLog}`));
 
+    // The node agent's ServiceAccount, RBAC and admission policies ship statically (issue 16):
+    // the operator no longer renders them, so the sandbox applies them as the manifest would.
+    await guard(progress.run('node agent RBAC and admission policies (config/operator/node-agent-*.yaml)', async () => {
+      const files = ['namespace.yaml', 'node-agent-rbac.yaml', 'node-agent-policy.yaml'].flatMap((f) => ['-f', join(repoRoot, 'config', 'operator', f)]);
+      const out = await run([pre.kubectl, '--kubeconfig', paths.kubeconfig, 'apply', '--server-side', '--field-manager=weft-sandbox', ...files]);
+      if (out.code !== 0) throw new SandboxError(`applying the node agent's RBAC was rejected:\n${out.stderr.trim() || out.stdout.trim()}`);
+      return `${out.stdout.trim().split('\n').length} objects`;
+    }, (o) => o));
+
     await guard(progress.run(`kubectl apply --server-side -f ${opts.filename}`, async () => {
       const out = await run([pre.kubectl, '--kubeconfig', paths.kubeconfig, 'apply', '--server-side', '-f', opts.filename]);
       if (out.code !== 0) throw new SandboxError(`kubectl apply -f ${opts.filename} was rejected:\n${out.stderr.trim() || out.stdout.trim()}`);

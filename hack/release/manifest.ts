@@ -25,6 +25,7 @@ export const CHART_CRD_DIR = 'charts/weft/crds';
 const KIND_ORDER = [
   'CustomResourceDefinition', 'Namespace', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'PriorityClass',
   'ServiceAccount', 'Secret', 'ConfigMap', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding',
+  'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
   'Service', 'DaemonSet', 'Deployment', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule',
 ];
 

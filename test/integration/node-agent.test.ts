@@ -14,7 +14,7 @@ import { NodeAgent } from '../../components/node/agent/agent.ts';
 import { poolGeometry, startIndex } from '../../components/node/ipam/blocks.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { renderConflist } from '../../render/conflist.ts';
-import { renderRbac } from '../../render/rbac.ts';
+import { agentKubeConfigForNode, installAgentRights } from '../support/node-token.ts';
 import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
 import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 
@@ -244,21 +244,12 @@ describe('node agent control loop (real API server, no kernel)', { skip: env.ok 
     await r.agent.stop();
   });
 
-  test('with only the RBAC render grants the node agent (weft-node ServiceAccount), the agent does all of its job', { timeout: 60_000 }, async () => {
-    await cp.kubectl(['create', 'namespace', 'weft-system']);
-    await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: renderRbac('default') }) });
-    const token = (await cp.kubectl(['create', 'token', 'weft-node', '-n', 'weft-system'])).stdout.trim();
-    const admin = cp.kubeConfig.getCurrentCluster()!;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: admin.server, caData: admin.caData, skipTLSVerify: false }],
-      users: [{ name: 'weft-node', token }],
-      contexts: [{ name: 'c', cluster: 'c', user: 'weft-node' }],
-      currentContext: 'c',
-    });
+  test('with only the RBAC and admission policies Weft ships for the node agent (weft-node ServiceAccount, pod-bound token), the agent does all of its job', { timeout: 120_000 }, async () => {
+    await installAgentRights(cp, [{ name: 'default', cidr: '10.60.0.0/24', blockSize: 28 }]);
+    await createNode('rbac-1');
+    const kc = await agentKubeConfigForNode(cp, 'rbac-1');
     const cfgDir = join(root, 'cfg-rbac');
     writeConfig(cfgDir, effective({ cidr: '10.60.0.0/24', blockSize: 28 }));
-    await createNode('rbac-1');
     const r = await startAgent('rbac-1', cfgDir, { kubeConfig: kc, leakGraceMs: 500 });
     await until('conflist', () => existsSync(r.confPath));
     for (let i = 0; i < 3; i++) hostLocalAdd(r.confPath, `rbac-c${i}`);

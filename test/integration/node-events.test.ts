@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import type { EffectiveConfig } from '../../api/effective-config.ts';
 import { NodeAgent } from '../../components/node/agent/agent.ts';
 import { renderConflist } from '../../render/conflist.ts';
-import { renderRbac } from '../../render/rbac.ts';
+import { agentKubeConfigForNode, installAgentRights } from '../support/node-token.ts';
 import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
 import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 
@@ -47,18 +47,9 @@ describe('node agent Events (real API server, agent RBAC)', { skip: env.ok ? fal
   });
 
   test('BlockClaimed and ConflistWritten on the Node, once each', { timeout: 60_000 }, async () => {
-    await cp.kubectl(['create', 'namespace', 'weft-system']);
-    await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: renderRbac('default') }) });
-    const token = (await cp.kubectl(['create', 'token', 'weft-node', '-n', 'weft-system'])).stdout.trim();
-    const admin = cp.kubeConfig.getCurrentCluster()!;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: admin.server, caData: admin.caData, skipTLSVerify: false }],
-      users: [{ name: 'weft-node', token }],
-      contexts: [{ name: 'c', cluster: 'c', user: 'weft-node' }],
-      currentContext: 'c',
-    });
+    await installAgentRights(cp, [{ name: 'default', cidr: '10.70.0.0/24', blockSize: 28 }]);
     await cp.kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'ev-1' } }) });
+    const kc = await agentKubeConfigForNode(cp, 'ev-1');
     const cfgDir = join(root, 'cfg');
     mkdirSync(cfgDir, { recursive: true });
     writeFileSync(join(cfgDir, 'config.json'), JSON.stringify(config));

@@ -1,13 +1,12 @@
-// The operator's kustomize base (config/operator): least-privilege RBAC without wildcards that
-// still covers what the operator does and what it grants the node agent (Kubernetes only lets it
-// create a role with permissions it holds), a hardened Deployment, CRDs identical to crds/.
+// The operator's kustomize base (config/operator): least-privilege RBAC without wildcards for
+// the operator and (statically, issue 16) for the node agent, the agent's admission policy, a
+// hardened Deployment, CRDs identical to crds/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { managedKinds } from '../../../operator/kinds.ts';
-import { nodeAgentClusterRules, nodeAgentConfigRules } from '../../../render/rbac.ts';
 import { repoRoot } from '../../../hack/testenv/assets.ts';
 
 interface Rule { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
@@ -16,8 +15,16 @@ interface Doc { kind: string; metadata: { name: string; namespace?: string }; ru
 const base = join(repoRoot, 'config', 'operator');
 const docs: Doc[] = readdirSync(base).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
   .flatMap((f) => parseAllDocuments(readFileSync(join(base, f), 'utf8')).map((d) => d.toJS() as Doc));
-const clusterRole = docs.find((d) => d.kind === 'ClusterRole')!;
-const role = docs.find((d) => d.kind === 'Role')!;
+const clusterRole = docs.find((d) => d.kind === 'ClusterRole' && d.metadata.name === 'weft-operator')!;
+const role = docs.find((d) => d.kind === 'Role' && d.metadata.name === 'weft-operator')!;
+const agentClusterRole = docs.find((d) => d.kind === 'ClusterRole' && d.metadata.name === 'weft-node')!;
+const agentRole = docs.find((d) => d.kind === 'Role' && d.metadata.name === 'weft-node')!;
+
+/** Every (group, resource, verb[, name]) a rule list grants, as "group/resource:verb[@name]". */
+function grants(rules: Rule[]): string[] {
+  return rules.flatMap((r) => r.apiGroups!.flatMap((g) => r.resources!.flatMap((res) => r.verbs.flatMap((v) =>
+    (r.resourceNames ?? ['']).map((n) => `${g || 'core'}/${res}:${v}${n ? `@${n}` : ''}`))))).sort();
+}
 
 /** Whether some rule grants verb on group/resource (optionally for one name). */
 function allows(rules: Rule[], group: string, resource: string, verb: string, name?: string): boolean {
@@ -38,23 +45,48 @@ test('no RBAC rule in config/operator uses a wildcard or touches Secrets', () =>
   }
 });
 
-test('the operator holds every permission it grants the node agent (RBAC escalation prevention)', () => {
-  for (const r of nodeAgentClusterRules) {
-    for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) {
-      assert.ok(allows(clusterRole.rules!, g, res, v), `the agent's ClusterRole grants ${v} ${g || 'core'}/${res}; the operator's ClusterRole must too`);
-    }
-  }
-  for (const r of nodeAgentConfigRules) {
-    for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) {
-      for (const n of r.resourceNames) assert.ok(allows(role.rules!, g, res, v, n) || allows(clusterRole.rules!, g, res, v, n), `the agent's Role grants ${v} ${res}/${n} in weft-system; the operator must hold it there`);
-    }
+test('the node agent holds exactly what its code calls: read, create and delete of its objects, status patches, no update', () => {
+  assert.deepEqual(grants(agentClusterRole.rules!), [
+    'core/events:create', 'core/nodes:get', 'core/nodes:list', 'core/nodes:watch', 'core/pods:list', 'core/pods:watch',
+    'network.weft.dev/ipamblocks/status:patch', 'network.weft.dev/ipamblocks:create', 'network.weft.dev/ipamblocks:delete',
+    'network.weft.dev/ipamblocks:get', 'network.weft.dev/ipamblocks:list', 'network.weft.dev/ipamblocks:watch',
+    'network.weft.dev/nodenetworks/status:patch', 'network.weft.dev/nodenetworks:create', 'network.weft.dev/nodenetworks:get',
+    'network.weft.dev/nodenetworks:list', 'network.weft.dev/nodenetworks:watch',
+  ]);
+  assert.deepEqual(grants(agentRole.rules!), ['core/configmaps:get@weft-config', 'core/configmaps:list@weft-config', 'core/configmaps:watch@weft-config']);
+  const bindings = docs.filter((d) => (d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding') && d.metadata.name === 'weft-node') as any[];
+  assert.equal(bindings.length, 2);
+  for (const b of bindings) assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'weft-node', namespace: 'weft-system' }]);
+});
+
+test('the operator cannot create or change RBAC, nor any CRD but its own, nor read pods outside weft-system', () => {
+  const all = [...grants(clusterRole.rules!), ...grants(role.rules!)];
+  assert.deepEqual(all.filter((g) => g.startsWith('rbac.authorization.k8s.io/')), []);
+  assert.deepEqual(grants(clusterRole.rules!).filter((g) => g.startsWith('core/pods') || g.startsWith('core/events') || g.startsWith('core/serviceaccounts')), []);
+  const crd = grants(clusterRole.rules!).filter((g) => g.startsWith('apiextensions.k8s.io/'));
+  // create cannot be limited by name (the name is in the body); every other verb is by name.
+  assert.deepEqual(crd.filter((g) => !g.includes('@')), ['apiextensions.k8s.io/customresourcedefinitions:create']);
+  assert.ok(!grants(clusterRole.rules!).some((g) => /network\.weft\.dev\/(nodenetworks|ipamblocks)(\/status)?:(create|update)/.test(g)), 'the operator never creates or updates agent objects');
+});
+
+test('the node agent admission policy and its bindings ship in the base, keyed on the token\'s node name', () => {
+  const policies = docs.filter((d) => d.kind === 'ValidatingAdmissionPolicy') as any[];
+  assert.deepEqual(policies.map((p) => p.metadata.name).sort(), ['weft-node-blocks-in-pools', 'weft-node-own-objects']);
+  const own = policies.find((p) => p.metadata.name === 'weft-node-own-objects');
+  assert.equal(own.spec.failurePolicy, 'Fail');
+  assert.match(JSON.stringify(own.spec.variables), /authentication\.kubernetes\.io\/node-name/);
+  const bindings = docs.filter((d) => d.kind === 'ValidatingAdmissionPolicyBinding') as any[];
+  for (const p of policies) {
+    const b = bindings.find((x) => x.spec.policyName === p.metadata.name);
+    assert.ok(b, `no binding for ${p.metadata.name}`);
+    assert.deepEqual(b.spec.validationActions, ['Deny']);
   }
 });
 
 test('the operator may watch, apply and prune every kind it renders', () => {
   for (const k of managedKinds) {
     const rules = k.namespaced ? role.rules! : clusterRole.rules!;
-    const name = k.kind === 'Namespace' ? 'weft-system' : k.namespaced ? undefined : 'weft-node';
+    const name = k.kind === 'Namespace' ? 'weft-system' : undefined;
     for (const v of ['list', 'watch', 'create']) assert.ok(allows(rules, k.group, k.plural, v), `${v} ${k.plural}`);
     for (const v of ['get', 'patch']) assert.ok(allows(rules, k.group, k.plural, v, name), `${v} ${k.plural}`);
     if (k.kind !== 'Namespace') assert.ok(allows(rules, k.group, k.plural, 'delete', name), `delete ${k.plural} (pruning)`);

@@ -76,7 +76,7 @@ describe('weft render', () => {
     assert.equal(r.exitCode, 0);
     const list = JSON.parse(r.stdout);
     assert.equal(list.kind, 'List');
-    assert.deepEqual(list.items.map((o: { kind: string }) => o.kind), ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'DaemonSet']);
+    assert.deepEqual(list.items.map((o: { kind: string }) => o.kind), ['Namespace', 'ConfigMap', 'DaemonSet']);
   });
 
   test('Degraded problems go to stderr, the objects stay pipeable', () => {

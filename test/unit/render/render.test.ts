@@ -17,11 +17,6 @@ describe('rendered objects', () => {
   test('the expected set, in kind order', () => {
     assert.deepEqual(r.objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`), [
       'Namespace//weft-system',
-      'ServiceAccount/weft-system/weft-node',
-      'ClusterRole//weft-node',
-      'ClusterRoleBinding//weft-node',
-      'Role/weft-system/weft-node',
-      'RoleBinding/weft-system/weft-node',
       'ConfigMap/weft-system/weft-config',
       'DaemonSet/weft-system/weft-node',
     ]);
@@ -35,18 +30,9 @@ describe('rendered objects', () => {
     }
   });
 
-  test('RBAC: no wildcards, no Secrets, the ConfigMap by name only', () => {
-    for (const kind of ['ClusterRole', 'Role']) {
-      for (const rule of find(r.objects, kind).rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]) {
-        for (const v of [...rule.apiGroups, ...rule.resources, ...rule.verbs]) assert.ok(!v.includes('*'), `${kind} has a wildcard: ${v}`);
-        assert.ok(!rule.resources.includes('secrets'), `${kind} grants secrets`);
-        assert.ok(!rule.resources.includes('configmaps') || kind === 'Role', 'configmaps only via the namespaced Role');
-      }
-    }
-    const role = find(r.objects, 'Role');
-    assert.deepEqual(role.rules[0].resourceNames, [names.configMap]);
-    const ipam = find(r.objects, 'ClusterRole').rules.find((x: any) => x.resources.includes('ipamblocks'));
-    assert.deepEqual([...ipam.verbs].sort(), ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']);
+  test('no RBAC: the node agent\'s ServiceAccount and roles ship statically (config/operator/node-agent-rbac.yaml)', () => {
+    assert.deepEqual(r.objects.filter((o) => /Role|ServiceAccount/.test(o.kind)), []);
+    assert.equal(find(r.objects, 'DaemonSet').spec.template.spec.serviceAccountName, names.nodeServiceAccount);
   });
 
   test('DaemonSet: hostNetwork, OnDelete, not privileged, NET_ADMIN only, probes, hash annotation', () => {
