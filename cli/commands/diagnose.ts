@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { analyze, exitCodeFor } from '../diagnose/analyze.ts';
+import { describeError } from '../errors.ts';
 import { formatJson, formatTable } from '../diagnose/format.ts';
 import { DEFAULT_AGENT_PORT, gather } from '../diagnose/gather.ts';
 import { loadKubeConfig } from '../kube.ts';
@@ -58,7 +59,7 @@ export function registerDiagnose(program: Command): void {
         process.stdout.write(`${text}\n`);
         process.exitCode = code;
       } catch (e) {
-        process.stderr.write(`weft diagnose: ${(e as Error).message}\n`);
+        process.stderr.write(`weft diagnose: ${describeError(e)}\n`);
         process.exitCode = 3;
       }
     });

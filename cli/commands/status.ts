@@ -4,6 +4,7 @@ import type { Installation, NodeNetwork } from '../../api/index.ts';
 import { isNotFound } from '../../kube/errors.ts';
 import { clients, loadKubeConfig } from '../kube.ts';
 import { renderStatus } from '../status-view.ts';
+import { describeError } from '../errors.ts';
 
 async function snapshot(kubeconfig: string | undefined, maxNodeRows: number | undefined): Promise<string> {
   const { custom } = clients(loadKubeConfig(kubeconfig));
@@ -40,7 +41,7 @@ export function registerStatus(program: Command): void {
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       while (!stop.signal.aborted) {
-        const text = await snapshot(opts.kubeconfig, rows).catch((e: Error) => `error: ${e.message}`);
+        const text = await snapshot(opts.kubeconfig, rows).catch((e: unknown) => `error: ${describeError(e)}`);
         process.stdout.write(`\x1b[2J\x1b[H${new Date().toISOString()}\n${text}\n`);
         await new Promise((r) => setTimeout(r, 2000, undefined));
       }

@@ -29,21 +29,22 @@ for (const dir of ['test/fixtures/invalid', 'test/fixtures/document-invalid']) {
       const expected = readFileSync(join(root, file), 'utf8').split('\n')[0]!.replace('# expect: ', '');
       const r = weft('validate', '-f', file);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      const lines = r.stdout.trim().split('\n');
+      assert.equal(r.stdout, '', 'problems go to stderr');
+      const lines = r.stderr.trim().split('\n');
       for (const line of lines) assert.ok(line.startsWith(`${file}: `), `line must start with the file: ${line}`);
-      assert.ok(lines.some((l) => l.startsWith(`${file}: ${expected}: `)), `no line for ${expected} in:\n${r.stdout}`);
+      assert.ok(lines.some((l) => l.startsWith(`${file}: ${expected}: `)), `no line for ${expected} in:\n${r.stderr}`);
     });
   }
 }
 
 test('weft validate --against catches a changed immutable field', () => {
   const r = weft('validate', '-f', 'test/fixtures/valid/pool-cidr-changed.yaml', '--against', 'config/samples/installation.yaml');
-  assert.equal(r.code, 1, r.stdout);
-  assert.match(r.stdout, /spec\.network\.ipPools\[0\]\.cidr: cidr of an existing pool is immutable/);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /spec\.network\.ipPools\[0\]\.cidr: cidr of an existing pool is immutable/);
 });
 
 test('weft validate reports unreadable and non-YAML files with exit 1', () => {
   const r = weft('validate', '-f', 'does-not-exist.yaml');
   assert.equal(r.code, 1);
-  assert.match(r.stdout, /does-not-exist\.yaml: <document>: cannot read/);
+  assert.match(r.stderr, /does-not-exist\.yaml: <document>: cannot read/);
 });
