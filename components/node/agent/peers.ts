@@ -5,6 +5,7 @@ import ipaddr from 'ipaddr.js';
 import type { PeerNode } from '../backends/types.ts';
 import { orderBlocks } from '../ipam/claim.ts';
 import { isIPv4Address, isIPv4CidrText, isMac } from '../kernel/values.ts';
+import { canonicalCidr, cidrCovers } from '../kernel/cidr.ts';
 import type { IPAMBlockObject, NodeNetworkObject } from './kube.ts';
 
 export function isIPv4Cidr(cidr: string): boolean {
@@ -18,6 +19,11 @@ export interface PeerOptions {
   keepBlockless: boolean;
   /** Called for every peer value that is not of its type (it is left out, never programmed). */
   reject?: (r: PeerRejection) => void;
+  /** The Installation's IPv4 pools: a peer's block must lie inside one, at its block size.
+   *  Absent: not checked (tests of the peer list alone). */
+  pools?: { cidr: string; blockSize?: number }[];
+  /** This node's own blocks: a peer's block overlapping one of them is refused. */
+  ownBlocks?: string[];
 }
 
 /** A value from a peer's objects that the agent refused to program, for events and logs. */
@@ -28,22 +34,32 @@ function shown(v: unknown): string {
   return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
 }
 
+function nodeOwnerUid(o: { metadata?: { ownerReferences?: { kind?: string; name?: string; uid?: string }[] } }, node: string): string | undefined {
+  return o.metadata?.ownerReferences?.find((r) => r.kind === 'Node' && r.name === node)?.uid;
+}
+
+function interval(cidr: string): [number, number] {
+  const [addr, len] = ipaddr.IPv4.parseCIDR(cidr);
+  const start = addr.toByteArray().reduce((a, b) => a * 256 + b, 0);
+  return [start, start + 2 ** (32 - len) - 1];
+}
+
+/**
+ * The peers to program: every other node whose NodeNetwork reports a well-formed underlay
+ * address (and VTEP MAC), with its blocks. Everything here is another node's word, so a peer's
+ * value that is not exactly of its type drops the peer, and a block is dropped when it is not
+ * a CIDR, lies outside every pool (or is not of the pool's block size), belongs to another
+ * incarnation of the node (its Node ownerReference uid differs from the NodeNetwork's), or
+ * overlaps an older block of another node or one of ours. Each drop is reported to o.reject.
+ */
 export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBlockObject[], o: PeerOptions): PeerNode[] {
-  const byNode = new Map<string, IPAMBlockObject[]>();
-  for (const b of blocks) {
-    if (b.metadata?.deletionTimestamp || !b.spec?.node) continue;
-    const list = byNode.get(b.spec.node) ?? [];
-    list.push(b);
-    byNode.set(b.spec.node, list);
-  }
-  const peers: PeerNode[] = [];
+  const candidates = new Map<string, { address: string; mac?: string; ownerUid?: string }>();
   for (const nn of nodeNetworks) {
     const name = nn.metadata?.name;
     if (!name || name === o.self || nn.metadata?.deletionTimestamp) continue;
     const rawAddress = nn.status?.address;
     if (rawAddress === undefined || rawAddress === '') continue;
-    // Everything below is another node's word: each value must be exactly of its type before
-    // it may reach a kernel command (issue 16: a MAC with a newline added lines to ip -batch).
+    // (issue 16: a MAC with a newline added lines to every peer's ip -batch.)
     const address = isIPv4CidrText(rawAddress) || isIPv4Address(rawAddress) ? rawAddress.split('/')[0]! : undefined;
     if (!address || !isIPv4Address(address)) {
       o.reject?.({ node: name, field: 'status.address', value: shown(rawAddress), reason: 'not an IPv4 address in CIDR form, e.g. 198.18.0.10/24' });
@@ -54,17 +70,56 @@ export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBloc
       o.reject?.({ node: name, field: 'status.vtep.mac', value: shown(rawMac), reason: 'not a MAC address such as 0e:57:c6:12:00:0b' });
       continue;
     }
+    candidates.set(name, { address, ...(rawMac ? { mac: rawMac.toLowerCase() } : {}), ...(nodeOwnerUid(nn, name) ? { ownerUid: nodeOwnerUid(nn, name) } : {}) });
+  }
+
+  // Per-block checks, then overlaps, oldest block first (the first claim wins, as in the API).
+  const vetted: { node: string; cidr: string; name: string }[] = [];
+  for (const b of orderBlocks(blocks.filter((x) => !x.metadata?.deletionTimestamp && x.spec?.node && candidates.has(x.spec.node)))) {
+    const node = b.spec.node;
+    const cidr = b.spec.cidr;
+    const field = `IPAMBlock ${b.metadata?.name ?? '?'}`;
     // The kernel layer is IPv4-only for now: IPv6 blocks are not routed between nodes.
-    const peerBlocks: string[] = [];
-    for (const b of orderBlocks(byNode.get(name) ?? [])) {
-      const cidr = b.spec.cidr;
-      if (isIPv4CidrText(cidr)) peerBlocks.push(cidr);
-      else if (!isIPv4Cidr(cidr)) {
-        o.reject?.({ node: name, field: `IPAMBlock ${b.metadata?.name ?? '?'} spec.cidr`, value: shown(cidr), reason: 'not a CIDR' });
-      }
+    if (!isIPv4CidrText(cidr)) {
+      if (!isIPv4Cidr(cidr) && !(typeof cidr === 'string' && ipaddr.isValidCIDR?.(cidr))) o.reject?.({ node, field: `${field} spec.cidr`, value: shown(cidr), reason: 'not a CIDR' });
+      continue;
     }
+    if (canonicalCidr(cidr) !== cidr) {
+      o.reject?.({ node, field: `${field} spec.cidr`, value: shown(cidr), reason: 'host bits set; a block is a network address' });
+      continue;
+    }
+    if (o.pools && !o.pools.some((p) => cidrCovers(p.cidr, cidr) && (p.blockSize === undefined || Number(cidr.split('/')[1]) === p.blockSize))) {
+      o.reject?.({ node, field: `${field} spec.cidr`, value: shown(cidr), reason: `not a block of any pool (${o.pools.map((p) => `${p.cidr}${p.blockSize ? ` /${p.blockSize}` : ''}`).join(', ') || 'none'})` });
+      continue;
+    }
+    const want = candidates.get(node)!.ownerUid;
+    const has = nodeOwnerUid(b, node);
+    if (want && has !== want) {
+      o.reject?.({ node, field: `${field} metadata.ownerReferences`, value: shown(has ?? '<none>'), reason: `not owned by node ${node} (uid ${want}); a block of a deleted node of the same name waits for the garbage collector` });
+      continue;
+    }
+    vetted.push({ node, cidr, name: b.metadata?.name ?? cidr });
+  }
+  const accepted: { node: string; cidr: string; lo: number; hi: number }[] = (o.ownBlocks ?? []).filter(isIPv4CidrText)
+    .map((c) => { const [lo, hi] = interval(c); return { node: o.self, cidr: c, lo, hi }; });
+  const byNode = new Map<string, string[]>();
+  for (const v of vetted) {
+    const [lo, hi] = interval(v.cidr);
+    // Overlaps are rare (pool and block-size checks rule them out when pools are known), so a scan is fine.
+    const clash = accepted.find((a) => a.node !== v.node && a.lo <= hi && lo <= a.hi);
+    if (clash) {
+      o.reject?.({ node: v.node, field: `IPAMBlock ${v.name} spec.cidr`, value: shown(v.cidr), reason: `overlaps ${clash.node === o.self ? 'this node\'s' : `node ${clash.node}'s older`} block ${clash.cidr}` });
+      continue;
+    }
+    accepted.push({ node: v.node, cidr: v.cidr, lo, hi });
+    byNode.set(v.node, [...(byNode.get(v.node) ?? []), v.cidr]);
+  }
+
+  const peers: PeerNode[] = [];
+  for (const [name, c] of candidates) {
+    const peerBlocks = byNode.get(name) ?? [];
     if (!peerBlocks.length && !o.keepBlockless) continue;
-    peers.push({ name, underlayAddress: address, blocks: peerBlocks, ...(rawMac ? { vxlanMac: rawMac.toLowerCase() } : {}) });
+    peers.push({ name, underlayAddress: c.address, blocks: peerBlocks, ...(c.mac ? { vxlanMac: c.mac } : {}) });
   }
   return peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
