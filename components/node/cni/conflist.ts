@@ -2,7 +2,7 @@
 // cni-conflist) with the ptp plugin's host-local `ranges` set to this node's blocks and its
 // `dataDir` to the agent's store. Written atomically, and only when the bytes change, so the
 // container runtime never reads half a file and an agent restart does not touch it.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 
@@ -50,8 +50,9 @@ export function conflistText(c: ConflistTemplate): string {
   return JSON.stringify(c, null, 2) + '\n';
 }
 
-/** Writes path atomically (temp file in the same directory + rename) unless it already holds
- *  exactly text. Returns whether it wrote. */
+/** Writes path atomically (temp file in the same directory, fsync, rename, fsync of the
+ *  directory) unless it already holds exactly text, so a crash or power loss leaves either the
+ *  old or the new file, never an empty one. Returns whether it wrote. */
 export async function writeFileIfChanged(path: string, text: string, mode = 0o644): Promise<boolean> {
   const current = await readFile(path, 'utf8').catch(() => null);
   if (current === text) return false;
@@ -59,11 +60,24 @@ export async function writeFileIfChanged(path: string, text: string, mode = 0o64
   // A dot-name: the runtime loads *.conflist from confDir and must never see the temp file.
   const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
   try {
-    await writeFile(tmp, text, { mode });
+    const fh = await open(tmp, 'w', mode);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
+  await syncDir(dirname(path));
   return true;
+}
+
+/** fsync(2) of a directory, so a rename or unlink in it is durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
 }

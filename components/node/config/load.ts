@@ -8,6 +8,7 @@ import { configMapKeys, type EffectiveConfig } from '../../../api/effective-conf
 // template, so it imports it rather than copying it (to move to api/: noted for the lead).
 import { configHash as renderConfigHash } from '../../../api/config-hash.ts';
 import { parseConflistTemplate, type ConflistTemplate } from '../cni/conflist.ts';
+import { validateInstallation } from '../../../api/validation/validate.ts';
 
 export interface LoadedConfig {
   dir: string;
@@ -37,6 +38,18 @@ function checkConfig(c: unknown, source: string): EffectiveConfig {
   if (!cfg.cni?.confDir || !cfg.cni.confName || !cfg.cni.binDir) problems.push('cni.{binDir,confDir,confName} is missing');
   if (!cfg.autodetection?.v4) problems.push('autodetection.v4 is missing');
   if (problems.length) throw new Error(`${source}: ${problems.join('; ')}`);
+  // The ConfigMap is the operator's word, but its values become host paths (the CNI dirs, the
+  // conflist name that also names the host-local store uninstall removes) and kernel input
+  // (pool CIDRs): hold them to the same schema the Installation was admitted with (issue 16).
+  const asInstallation = {
+    apiVersion: 'operator.weft.dev/v1', kind: 'Installation', metadata: { name: 'default' },
+    spec: {
+      cni: cfg.cni,
+      network: { ipPools: cfg.pools!.map((p) => ({ name: p.name, cidr: p.cidr, blockSize: p.blockSize })) },
+    },
+  };
+  const schema = validateInstallation(asInstallation).map((p) => `${p.path.replace(/^spec\.network\.ipPools/, 'pools').replace(/^spec\./, '')}: ${p.message}`);
+  if (schema.length) throw new Error(`${source}: ${schema.join('; ')} (the operator renders only admitted values: is this ConfigMap edited by hand?)`);
   return cfg as EffectiveConfig;
 }
 

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { syncDir } from '../cni/conflist.ts';
 
 export interface HostLocalEntry { ip: string; containerId: string; ifname?: string }
 
@@ -119,6 +120,8 @@ export async function releaseReservations(dir: string, entries: HostLocalEntry[]
       return e.ip;
     })));
     for (const ip of done) if (ip) released.push(ip);
+    // The unlinks must be durable before the next CNI ADD may hand the addresses out again.
+    if (done.some(Boolean)) await syncDir(dir);
   }
   return released;
 }
