@@ -95,8 +95,10 @@ describe('hostile values from peers never reach a kernel command', () => {
           [blk(field === 'cidr' ? cidr : '10.244.6.0/26', 'evil'), blk('10.244.2.0/26', 'good')],
           { self: 'local', keepBlockless: backend === 'bgp', reject: (r) => rejected.push(r) });
         const evil = peers.find((p) => p.name === 'evil');
-        // A refused value is reported, and never appears in what is programmed.
-        assert.equal(rejected.length > 0, !evil || (field === 'cidr' && evil.blocks.length === 0));
+        // A refused value is reported, and never appears in what is programmed. (An empty
+        // address is "not reported yet": the peer is skipped without a report.)
+        const notYetReported = field === 'address' && address === '';
+        assert.equal(rejected.length > 0, !notYetReported && (!evil || (field === 'cidr' && evil.blocks.length === 0)));
         const desired = BACKENDS[backend].desired(LOCAL, peers, CFG);
         const plan = diffKernel(desired, EMPTY, { nftTable: 'weft' });
         assertInert(plan.ip, IP_LINES, 'ip');
