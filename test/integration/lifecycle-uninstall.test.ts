@@ -128,7 +128,7 @@ describe('uninstall on a real control plane (release manifest, operator as its S
     const dry = await weft(['uninstall', '--dry-run', '--kubeconfig', cp.kubeconfigPath]);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /DaemonSet weft-system\/weft-node/);
-    assert.match(dry.stdout, /ClusterRole weft-node/);
+    assert.match(dry.stdout, /ConfigMap weft-system\/weft-config/);
     assert.match(dry.stdout, /IPAMBlock 10-244-0-0-26/);
     for (const n of nodes) assert.match(dry.stdout, new RegExp(`NodeNetwork ${n}\\b[\\s\\S]*  ${n}: .*conflist`));
     for (const crd of CRDS) assert.match(dry.stdout, new RegExp(crd.replace(/\./g, '\\.')));

@@ -1,7 +1,7 @@
 // The Installation and IPAM housekeeping controllers against a real control plane (etcd,
 // kube-apiserver, controller-manager, scheduler, kwok). The operator runs in-process as its own
 // ServiceAccount with the RBAC of config/operator, so these tests also prove that RBAC suffices
-// (including the escalation rules for creating the agent's ClusterRole). NodeNetworks are
+// (the agent's RBAC ships statically, so the operator needs none of its own). NodeNetworks are
 // written by the test-side agent simulator.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

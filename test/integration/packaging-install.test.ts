@@ -36,6 +36,8 @@ const RESOURCE: Record<string, string> = {
   Namespace: 'namespaces', ServiceAccount: 'serviceaccounts', ClusterRole: 'clusterroles.rbac.authorization.k8s.io',
   ClusterRoleBinding: 'clusterrolebindings.rbac.authorization.k8s.io', Role: 'roles.rbac.authorization.k8s.io',
   RoleBinding: 'rolebindings.rbac.authorization.k8s.io', Deployment: 'deployments.apps',
+  ValidatingAdmissionPolicy: 'validatingadmissionpolicies.admissionregistration.k8s.io',
+  ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings.admissionregistration.k8s.io',
 };
 
 async function live(cp: ControlPlane, o: KObject): Promise<any> {
