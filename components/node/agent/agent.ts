@@ -79,6 +79,8 @@ export class NodeAgent {
   readonly metrics: AgentMetrics;
   readonly runner: CommandRunner;
   private readonly log: Logger;
+  /** Peer values refused in the last pass (key -> description), so each is logged once. */
+  private rejectedPeerValues = new Map<string, string>();
   private client!: KubeClient;
   private api!: AgentApi;
   private cfg!: LoadedConfig;
@@ -397,7 +399,19 @@ export class NodeAgent {
       blocks: ipam.allBlocks.map((b) => b.cidr).filter(isIPv4Cidr),
     };
     const tunnel = backend !== 'host-gw' && backend !== 'bgp';
-    const peers = computePeers(this.nodeNetworks.store.list(), this.blocks.store.list(), { self: this.o.nodeName, keepBlockless: backend === 'bgp' });
+    // Peers' values are checked before they can reach the kernel (issue 16): malformed addresses
+    // or MACs, blocks outside the pools, of another Node incarnation or overlapping ours are
+    // dropped; each is logged once while it persists.
+    const rejected = new Map<string, string>();
+    const peers = computePeers(this.nodeNetworks.store.list(), this.blocks.store.list(), {
+      self: this.o.nodeName,
+      keepBlockless: backend === 'bgp',
+      pools: this.cfg.config.pools.filter((p) => p.family === 4).map((p) => ({ cidr: p.cidr, blockSize: p.blockSize })),
+      ownBlocks: local.blocks,
+      reject: (r) => rejected.set(`${r.node}|${r.field}|${r.value}`, `node ${r.node}: ${r.field} = ${r.value}: ${r.reason}`),
+    });
+    for (const [k, msg] of rejected) if (!this.rejectedPeerValues.has(k)) this.log.warn({ peer: msg }, 'refused a peer value; it is not programmed');
+    this.rejectedPeerValues = rejected;
     this.state.peers = peers;
     this.metrics.peers.set(peers.length);
     if (tunnel && !local.blocks.length) throw new Error(`the ${backend} tunnel takes its address from this node's first IPv4 block, and node ${this.o.nodeName} holds none yet`);
