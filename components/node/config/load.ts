@@ -8,7 +8,7 @@ import { configMapKeys, type EffectiveConfig } from '../../../api/effective-conf
 // template, so it imports it rather than copying it (to move to api/: noted for the lead).
 import { configHash as renderConfigHash } from '../../../api/config-hash.ts';
 import { parseConflistTemplate, type ConflistTemplate } from '../cni/conflist.ts';
-import { validateInstallation } from '../../../api/validation/validate.ts';
+import ipaddr from 'ipaddr.js';
 
 export interface LoadedConfig {
   dir: string;
@@ -29,6 +29,12 @@ export function configHash(files: Record<string, string>, config: EffectiveConfi
   return renderConfigHash({ effective: config, conflist: files[configMapKeys.conflist] ?? '', bird: files[configMapKeys.bird], image });
 }
 
+/** The host directories an Installation may name (its CRD's x-kubernetes-validations). */
+export const CNI_BIN_DIRS: readonly string[] = ['/opt/cni/bin', '/usr/libexec/cni', '/usr/lib/cni', '/home/kubernetes/bin', '/var/lib/rancher/k3s/data/cni'];
+export const CNI_CONF_DIRS: readonly string[] = ['/etc/cni/net.d', '/etc/kubernetes/cni/net.d', '/var/lib/rancher/k3s/agent/etc/cni/net.d'];
+/** The CRD's cni.confName pattern: a plain file name, no '/', not starting with '.'. */
+export const CONF_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*\.conflist$/;
+
 function checkConfig(c: unknown, source: string): EffectiveConfig {
   const cfg = c as Partial<EffectiveConfig>;
   const problems: string[] = [];
@@ -40,15 +46,19 @@ function checkConfig(c: unknown, source: string): EffectiveConfig {
   if (problems.length) throw new Error(`${source}: ${problems.join('; ')}`);
   // The ConfigMap is the operator's word, but its values become host paths (the CNI dirs, the
   // conflist name that also names the host-local store uninstall removes) and kernel input
-  // (pool CIDRs): hold them to the same schema the Installation was admitted with (issue 16).
-  const asInstallation = {
-    apiVersion: 'operator.weft.dev/v1', kind: 'Installation', metadata: { name: 'default' },
-    spec: {
-      cni: cfg.cni,
-      network: { ipPools: cfg.pools!.map((p) => ({ name: p.name, cidr: p.cidr, blockSize: p.blockSize })) },
-    },
-  };
-  const schema = validateInstallation(asInstallation).map((p) => `${p.path.replace(/^spec\.network\.ipPools/, 'pools').replace(/^spec\./, '')}: ${p.message}`);
+  // (pool CIDRs): hold them to the rules the Installation was admitted with (issue 16). The
+  // image carries no schema files, so the rules are here; test/unit/node/config-load.test.ts
+  // checks they equal the CRD's (api/schemas/installation.yaml).
+  const schema: string[] = [];
+  if (!CNI_BIN_DIRS.includes(cfg.cni!.binDir)) schema.push(`cni.binDir: ${JSON.stringify(cfg.cni!.binDir)} is not one of ${CNI_BIN_DIRS.join(', ')}`);
+  if (!CNI_CONF_DIRS.includes(cfg.cni!.confDir)) schema.push(`cni.confDir: ${JSON.stringify(cfg.cni!.confDir)} is not one of ${CNI_CONF_DIRS.join(', ')}`);
+  if (!CONF_NAME_RE.test(cfg.cni!.confName) || cfg.cni!.confName.length > 253) schema.push(`cni.confName: ${JSON.stringify(cfg.cni!.confName)} is not a file name like 10-weft.conflist`);
+  cfg.pools!.forEach((p, i) => {
+    let ok = false;
+    try { ipaddr.parseCIDR(p.cidr); ok = true; } catch { ok = false; }
+    if (!ok || !/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/.test(p.cidr)) schema.push(`pools[${i}].cidr: ${JSON.stringify(String(p.cidr).slice(0, 64))} is not a CIDR`);
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || p.name.length > 63) schema.push(`pools[${i}].name: ${JSON.stringify(String(p.name).slice(0, 64))} is not a DNS label`);
+  });
   if (schema.length) throw new Error(`${source}: ${schema.join('; ')} (the operator renders only admitted values: is this ConfigMap edited by hand?)`);
   return cfg as EffectiveConfig;
 }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EffectiveConfig } from '../../../api/effective-config.ts';
 import { configMapKeys } from '../../../api/effective-config.ts';
-import { loadConfig } from '../../../components/node/config/load.ts';
+import { CNI_BIN_DIRS, CNI_CONF_DIRS, CONF_NAME_RE, loadConfig } from '../../../components/node/config/load.ts';
+import { descriptorFor } from '../../../api/descriptor.ts';
 import { writeFileIfChanged } from '../../../components/node/cni/conflist.ts';
 import { renderConflist } from '../../../render/conflist.ts';
 
@@ -36,6 +37,14 @@ describe('agent configuration', () => {
     writeFileSync(join(d, configMapKeys.conflist), renderConflist(config));
     return d;
   };
+
+  test('the agent\'s rules are the Installation CRD\'s (one fact, checked)', () => {
+    const cni = (descriptorFor('Installation').schema as any).properties.spec.properties.cni.properties;
+    const allowed = (rule: string) => [...rule.matchAll(/'([^']+)'/g)].map((m) => m[1]);
+    assert.deepEqual(allowed(cni.binDir['x-kubernetes-validations'][0].rule), [...CNI_BIN_DIRS]);
+    assert.deepEqual(allowed(cni.confDir['x-kubernetes-validations'][0].rule), [...CNI_CONF_DIRS]);
+    assert.equal(cni.confName.pattern, CONF_NAME_RE.source);
+  });
 
   test('a rendered configuration loads', async () => {
     const loaded = await loadConfig(write('ok', config));
