@@ -213,6 +213,12 @@ cleanup_cluster() {
   local c n
   for c in "${extra_containers[@]}"; do "$RUNTIME" rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
   "$KIND" delete cluster --name "$cluster" >/dev/null 2>&1 || true
+  # kind's podman provider labels each node's /var volume with the node name; a create that was
+  # interrupted can leave them behind.
+  if [[ $provider == podman ]]; then
+    "$RUNTIME" volume ls --format '{{.Name}} {{.Labels}}' | awk -v c="map[$cluster-" 'index($2, c) == 1 { print $1 }' \
+      | xargs -r "$RUNTIME" volume rm -f >/dev/null 2>&1 || true
+  fi
   for n in "${extra_networks[@]}"; do "$RUNTIME" network rm -f "$n" >/dev/null 2>&1 || true; done
   extra_containers=()
   extra_networks=()
