@@ -10,7 +10,7 @@
  *     rendered, each as its own process: time from spawn to /readyz 200, RSS when ready, RSS and
  *     peak RSS after --steady-seconds.
  *
- *   npm run bench:startup -- [--rounds 5] [--steady-seconds 60] [--skip-run]
+ *   npm run bench:startup -- [--rounds 5] [--steady-seconds 60] [--skip-run] [--crds-dir DIR]
  *
  * Last lines: `variant=<source|compiled> program=<name> ready_ms=<ms> rss_ready_mib=<MiB>
  * rss_steady_mib=<MiB> peak_rss_mib=<MiB>`, one per variant and program.
@@ -29,8 +29,9 @@ const opts = new Command('bench:startup')
   .option('--rounds <n>', 'rounds of the load measurement', (v) => Number(v), 5)
   .option('--steady-seconds <s>', 'how long the programs run before the steady-state RSS is read', (v) => Number(v), 60)
   .option('--skip-run', 'only the load measurement (no control plane)')
+  .option('--crds-dir <dir>', 'CRDs the operator applies (its --crds-dir; default: the repository\'s crds/)')
   .parse(process.argv)
-  .opts<{ rounds: number; steadySeconds: number; skipRun?: boolean }>();
+  .opts<{ rounds: number; steadySeconds: number; skipRun?: boolean; crdsDir?: string }>();
 
 type Variant = 'source' | 'compiled';
 const variants: Variant[] = ['source', 'compiled'];
@@ -126,6 +127,7 @@ async function runVariant(cp: ControlPlane, variant: Variant, dir: string): Prom
   const opMetrics = await freePort();
   const operator = spawnLogged('operator', argv(variant, 'weft-operator', [
     '--kubeconfig', cp.kubeconfigPath, '--leader-elect=false', '--health-port', String(opHealth), '--metrics-port', String(opMetrics), '--bind-address', '127.0.0.1',
+    ...(opts.crdsDir ? ['--crds-dir', opts.crdsDir] : []),
   ]));
   const node = `bench-${variant}`;
   let agent: ChildProcess | undefined;
