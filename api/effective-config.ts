@@ -3,12 +3,8 @@
  * effective network configuration, stored as JSON under key `config.json` of the ConfigMap
  * `weft-config` in `weft-system`. Every choice is already made here (no "Auto").
  */
+import type { DataplaneMode, EffectiveEncapsulation } from './encapsulation.ts';
 import type { NodeAddressAutodetection } from './types/installation.ts';
-
-export type EffectiveEncapsulation = 'VXLAN' | 'VXLANCrossSubnet' | 'IPIP' | 'IPIPCrossSubnet' | 'None';
-
-/** The backend that programs a pool's routes between nodes. */
-export type DataplaneMode = 'host-gw' | 'vxlan' | 'vxlan-crosssubnet' | 'ipip' | 'ipip-crosssubnet' | 'bgp';
 
 export interface EffectivePool {
   name: string;
@@ -86,15 +82,6 @@ export const annotations = {
   /** On IPAMBlocks: when the node claimed it (ms); orders a node's blocks stably (its VTEP comes from the first). */
   claimedAt: 'network.weft.dev/claimed-at',
 } as const;
-
-/** Encapsulation overheads in bytes (IPv4), from DESIGN.md. */
-export const encapsulationOverhead: Record<EffectiveEncapsulation, number> = {
-  None: 0,
-  IPIP: 20,
-  IPIPCrossSubnet: 20,
-  VXLAN: 50,
-  VXLANCrossSubnet: 50,
-};
 
 /**
  * Placeholders of the `bird.conf` template (present only when BGP is enabled). The node agent

@@ -2,7 +2,7 @@
  * Each pool's effective encapsulation (Auto resolved, see docs/adr/0003-auto-encapsulation.md) and the
  * dataplane backend that follows from it, plus the check that host-gw can actually work.
  */
-import type { DataplaneMode, EffectiveEncapsulation } from '../api/index.ts';
+import { dataplaneFor, type DataplaneMode, type EffectiveEncapsulation } from '../api/index.ts';
 import type { NormalizedPool } from './defaults.ts';
 import type { ClusterProblem, Explanation, NodeFacts } from './types.ts';
 import { describeFixes, type Fix } from '../api/advice.ts';
@@ -17,20 +17,7 @@ export interface PoolEncapsulation {
   problems: ClusterProblem[];
 }
 
-export function dataplaneFor(encapsulation: EffectiveEncapsulation, bgpEnabled: boolean): DataplaneMode {
-  switch (encapsulation) {
-    case 'None':
-      return bgpEnabled ? 'bgp' : 'host-gw';
-    case 'VXLAN':
-      return 'vxlan';
-    case 'VXLANCrossSubnet':
-      return 'vxlan-crosssubnet';
-    case 'IPIP':
-      return 'ipip';
-    case 'IPIPCrossSubnet':
-      return 'ipip-crosssubnet';
-  }
-}
+export { dataplaneFor };
 
 const DATAPLANE_REASON: Record<DataplaneMode, string> = {
   'host-gw': 'encapsulation None without BGP: each node routes every other node\'s blocks via its underlay address',

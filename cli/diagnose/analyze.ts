@@ -4,7 +4,7 @@
 // BIRD is down, a DF ping failing because the node's own interface is too small) are added to
 // that finding's evidence instead of being reported again.
 import ipaddr from 'ipaddr.js';
-import { encapsulationOverhead, vxlanDefaults, nodeSelectorMatches, parseNodeSelector, type EffectiveEncapsulation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
+import { blockCapacityOf, vxlanDefaults, nodeSelectorMatches, parseNodeSelector, poolEncapsulationFacts, type EffectiveEncapsulation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
 import { describeFixes, type Fix } from '../../api/advice.ts';
 import { blocksInPool, cidrsOverlap, freePoolCidr } from '../../api/validation/pools.ts';
 import {
@@ -99,12 +99,11 @@ function pools(s: Snapshot): PoolView[] {
   return (s.installation?.spec?.network?.ipPools ?? []).map((p) => ({ name: p.name, cidr: p.cidr, blockSize: p.blockSize ?? 26, encapsulation: p.encapsulation ?? 'Auto', dataplane: '' }));
 }
 
-function overheadOf(p: PoolView): number {
-  return encapsulationOverhead[p.encapsulation as EffectiveEncapsulation] ?? (p.dataplane.startsWith('vxlan') ? 50 : p.dataplane.startsWith('ipip') ? 20 : 0);
-}
-
-function isVxlan(p: PoolView): boolean { return p.dataplane.startsWith('vxlan') || p.encapsulation.startsWith('VXLAN'); }
-function isCrossSubnet(p: PoolView): boolean { return p.dataplane.endsWith('crosssubnet') || p.encapsulation.endsWith('CrossSubnet'); }
+// The pool's facts from api/encapsulation.ts, by its encapsulation or its dataplane (both
+// spellings bridged by that table); unknown or unresolved (Auto) modes count as no tunnel.
+function overheadOf(p: PoolView): number { return poolEncapsulationFacts(p)?.overhead ?? 0; }
+function isVxlan(p: PoolView): boolean { return poolEncapsulationFacts(p)?.tunnel === 'vxlan'; }
+function isCrossSubnet(p: PoolView): boolean { return poolEncapsulationFacts(p)?.crossSubnet ?? false; }
 function isHostGw(p: PoolView): boolean { return p.dataplane === 'host-gw'; }
 function isBgp(p: PoolView): boolean { return p.dataplane === 'bgp'; }
 
@@ -304,8 +303,9 @@ function checkConflist(s: Snapshot, f: Findings, o: AnalysisOptions): void {
   }
 }
 
-function blockCapacity(b: IPAMBlock, size: number): number {
-  return b.status?.capacity ?? Math.max(0, 2 ** ((b.spec.cidr.includes(':') ? 128 : 32) - size) - 2);
+/** What the agent reported for the block, else what host-local will hand out from it. */
+function reportedCapacity(b: IPAMBlock, size: number): number {
+  return b.status?.capacity ?? blockCapacityOf(b.spec.cidr.includes(':') ? 6 : 4, size);
 }
 
 function checkIpam(s: Snapshot, f: Findings, o: AnalysisOptions): void {
@@ -315,7 +315,7 @@ function checkIpam(s: Snapshot, f: Findings, o: AnalysisOptions): void {
     try { prefix = ipaddr.parseCIDR(p.cidr)[1]; } catch { continue; }
     const blocks = s.blocks.filter((b) => b.spec.pool === p.name);
     const totalBlocks = 2 ** (p.blockSize - prefix);
-    const perBlock = blocks[0] ? blockCapacity(blocks[0], p.blockSize) : Math.max(0, 2 ** ((p.cidr.includes(':') ? 128 : 32) - p.blockSize) - 2);
+    const perBlock = blocks[0] ? reportedCapacity(blocks[0], p.blockSize) : blockCapacityOf(p.cidr.includes(':') ? 6 : 4, p.blockSize);
     const capacity = totalBlocks * perBlock;
     const allocated = blocks.reduce((n, b) => n + (b.status?.allocated ?? nodeBlock(s, b)?.allocated ?? 0), 0);
     const used = capacity > 0 ? allocated / capacity : 0;

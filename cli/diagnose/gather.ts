@@ -2,7 +2,7 @@
 // and (as root, for nodes whose network namespace is on this machine) the node-local sections and
 // probes. Every failure to read becomes part of the snapshot, so the analysis reports it.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { encapsulationOverhead, names, configMapKeys, type EffectiveConfig, type EffectiveEncapsulation, type Installation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
+import { poolEncapsulationFacts, names, configMapKeys, type EffectiveConfig, type Installation, type IPAMBlock, type NodeNetwork } from '../../api/index.ts';
 import { KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
 import { parseAgentDiagnose } from './agent-report.ts';
 import { collectLocal, dfProbes, tunnelProbes, type LocalNode } from './node-local.ts';
@@ -79,7 +79,7 @@ function eventFacts(e: KubeObject & Record<string, unknown>): EventFacts {
 
 /** A mode's overhead: the largest over the pools the Installation runs. */
 function overhead(inst: Installation | undefined): number {
-  return Math.max(0, ...(inst?.status?.ipPools ?? []).map((p) => encapsulationOverhead[p.encapsulation as EffectiveEncapsulation] ?? 0));
+  return Math.max(0, ...(inst?.status?.ipPools ?? []).map((p) => poolEncapsulationFacts(p)?.overhead ?? 0));
 }
 
 export async function gather(o: GatherOptions): Promise<Snapshot> {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { EffectivePool } from '../../../api/effective-config.ts';
+import { DATAPLANES } from '../../../api/encapsulation.ts';
 import type { NodeNetworkStatus } from '../../../api/types/nodenetwork.ts';
 import { Backoff, Informer, KubeClient, isNotFound, sleep, type InformerEvent, type KubeObject } from '../../../kube/index.ts';
 import { NodeDataplane, tunnelAddress, type BackendName, type DataplaneConfig, type LocalNode, type NodeSyncReport, type PeerNode } from '../backends/index.ts';
@@ -495,8 +496,7 @@ export class NodeAgent {
   }
 
   private overhead(pools: EffectivePool[]): number {
-    const b = this.backendFor(pools);
-    return b.startsWith('vxlan') ? 50 : b.startsWith('ipip') ? 20 : 0;
+    return DATAPLANES[this.backendFor(pools)].overhead;
   }
 
   /** Writes status when it changed. Changes peers care about (address, VTEP, blocks, Ready)

@@ -20,6 +20,7 @@ import type {
   BackendContext, BgpConfig, BgpPeerConfig, BgpSession, DaemonReport, DataplaneBackend, DataplaneConfig, LocalNode,
   PeerNode,
 } from './types.ts';
+import { DATAPLANES } from '../../../api/encapsulation.ts';
 
 export function bgpPeers(local: LocalNode, peers: PeerNode[], bgp: BgpConfig): (BgpPeerConfig & { name: string })[] {
   if (bgp.peers) return bgp.peers.map((p) => ({ ...p, name: p.name ?? p.address }));
@@ -147,7 +148,7 @@ export async function stopBird(bgp: BgpConfig): Promise<void> {
 
 export const bgpBackend: DataplaneBackend = {
   name: 'bgp',
-  overhead: 0,
+  overhead: DATAPLANES.bgp.overhead,
   desired(local, peers, cfg) {
     checkPeers(local, peers);
     requireBgp(cfg, local);

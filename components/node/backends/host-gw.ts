@@ -4,10 +4,11 @@
 // the operator sets Degraded for host-gw across subnets.
 import { checkPeers, directRoutes, emptyState, sameSubnet } from './common.ts';
 import type { DataplaneBackend } from './types.ts';
+import { DATAPLANES } from '../../../api/encapsulation.ts';
 
 export const hostGwBackend: DataplaneBackend = {
   name: 'host-gw',
-  overhead: 0,
+  overhead: DATAPLANES['host-gw'].overhead,
   desired(local, peers, cfg) {
     checkPeers(local, peers);
     const state = emptyState(local, cfg);

@@ -9,6 +9,7 @@ import { canonicalCidr } from '../kernel/cidr.ts';
 import type { DesiredKernelState } from '../kernel/types.ts';
 import { checkPeers, directRoutes, emptyState, ipipDevice, sameSubnet, tunnelAddress } from './common.ts';
 import type { DataplaneBackend, DataplaneConfig, LocalNode, PeerNode } from './types.ts';
+import { DATAPLANES } from '../../../api/encapsulation.ts';
 
 function ipipDesired(crossSubnet: boolean) {
   return (local: LocalNode, peers: PeerNode[], cfg: DataplaneConfig): DesiredKernelState => {
@@ -28,8 +29,8 @@ function ipipDesired(crossSubnet: boolean) {
 }
 
 export const ipipBackend: DataplaneBackend = {
-  name: 'ipip', overhead: 20, desired: ipipDesired(false), tunnelDevices: (cfg) => [ipipDevice(cfg)],
+  name: 'ipip', overhead: DATAPLANES.ipip.overhead, desired: ipipDesired(false), tunnelDevices: (cfg) => [ipipDevice(cfg)],
 };
 export const ipipCrossSubnetBackend: DataplaneBackend = {
-  name: 'ipip-crosssubnet', overhead: 20, desired: ipipDesired(true), tunnelDevices: (cfg) => [ipipDevice(cfg)],
+  name: 'ipip-crosssubnet', overhead: DATAPLANES['ipip-crosssubnet'].overhead, desired: ipipDesired(true), tunnelDevices: (cfg) => [ipipDevice(cfg)],
 };

@@ -1,8 +1,10 @@
 // The contract between the agent's control loop and the dataplane backends.
 import type { CommandRunner } from '../kernel/exec.ts';
 import type { DesiredKernelState } from '../kernel/types.ts';
+import type { DataplaneMode } from '../../../api/encapsulation.ts';
 
-export type BackendName = 'host-gw' | 'vxlan' | 'vxlan-crosssubnet' | 'ipip' | 'ipip-crosssubnet' | 'bgp';
+/** A backend is named by the dataplane mode it implements (api/encapsulation.ts). */
+export type BackendName = DataplaneMode;
 
 export interface LocalNode {
   name: string;
@@ -55,7 +57,7 @@ export interface BackendContext { runner: CommandRunner; netns?: string }
 
 export interface DataplaneBackend {
   readonly name: BackendName;
-  /** Bytes of encapsulation overhead (IPv4) the mode adds. */
+  /** Bytes of encapsulation overhead (IPv4) the mode adds: DATAPLANES[name].overhead (api/encapsulation.ts). */
   readonly overhead: number;
   /** Pure: the kernel state this node should have. */
   desired(local: LocalNode, peers: PeerNode[], cfg: DataplaneConfig): DesiredKernelState;

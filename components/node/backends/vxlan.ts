@@ -14,6 +14,7 @@ import {
   tunnelAddress, vxlanDevice,
 } from './common.ts';
 import type { DataplaneBackend, DataplaneConfig, LocalNode, PeerNode } from './types.ts';
+import { DATAPLANES } from '../../../api/encapsulation.ts';
 
 export function vxlanLink(local: LocalNode, cfg: DataplaneConfig): LinkSpec {
   return {
@@ -52,9 +53,9 @@ function vxlanDesired(crossSubnet: boolean) {
 }
 
 export const vxlanBackend: DataplaneBackend = {
-  name: 'vxlan', overhead: 50, desired: vxlanDesired(false), tunnelDevices: (cfg) => [vxlanDevice(cfg)],
+  name: 'vxlan', overhead: DATAPLANES.vxlan.overhead, desired: vxlanDesired(false), tunnelDevices: (cfg) => [vxlanDevice(cfg)],
 };
 
 export const vxlanCrossSubnetBackend: DataplaneBackend = {
-  name: 'vxlan-crosssubnet', overhead: 50, desired: vxlanDesired(true), tunnelDevices: (cfg) => [vxlanDevice(cfg)],
+  name: 'vxlan-crosssubnet', overhead: DATAPLANES['vxlan-crosssubnet'].overhead, desired: vxlanDesired(true), tunnelDevices: (cfg) => [vxlanDevice(cfg)],
 };

@@ -70,16 +70,6 @@ export function* candidateBlocks(nodeName: string, g: PoolGeometry, taken: Reado
   }
 }
 
-/** Addresses host-local can hand out from a block: all but the network address, the gateway
- *  (.1, host-local's default, which ptp puts on the host side of every pod's veth) and, for
- *  IPv4, the broadcast address. */
-export function blockCapacity(cidr: string): number {
-  const [addr, len] = ipaddr.parseCIDR(cidr);
-  const bits = addr.kind() === 'ipv4' ? 32 : 128;
-  const size = 2 ** Math.min(bits - len, 52);
-  return Math.max(0, size - (addr.kind() === 'ipv4' ? 3 : 2));
-}
-
 export function cidrContainsAddress(cidr: string, address: string): boolean {
   const [net, len] = ipaddr.parseCIDR(cidr);
   const a = ipaddr.parse(address);

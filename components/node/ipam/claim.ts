@@ -5,7 +5,8 @@ import { blockName, normalizeCidr } from '../../../api/block-name.ts';
 import { annotations, type EffectivePool } from '../../../api/effective-config.ts';
 import { isAlreadyExists } from '../../../kube/errors.ts';
 import { API_VERSION, nodeOwnerReference, type AgentApi, type IPAMBlockObject, type NodeObject } from '../agent/kube.ts';
-import { blockCapacity, blockIndexOf, candidateBlocks, poolGeometry } from './blocks.ts';
+import { blockCapacity } from '../../../api/block-capacity.ts';
+import { blockIndexOf, candidateBlocks, poolGeometry } from './blocks.ts';
 
 /** Claim time with millisecond precision, written by the claiming agent: creationTimestamp has
  *  whole seconds, and two blocks claimed within one second must still keep their order.

@@ -10,7 +10,7 @@ import type { EffectivePool } from '../../../api/effective-config.ts';
 import type { AgentApi, IPAMBlockObject, NodeObject, PodObject } from '../agent/kube.ts';
 import type { AgentMetrics } from '../health/metrics.ts';
 import { runChecked, type CommandRunner } from '../kernel/exec.ts';
-import { blockCapacity } from './blocks.ts';
+import { blockCapacity } from '../../../api/block-capacity.ts';
 import { blockInPool, claimBlock, claimReason, orderBlocks, ownedBlocks, type ClaimReason } from './claim.ts';
 import { readStore, releaseReservations } from './hostlocal.ts';
 import { hostRouteDestinations, judgeLeaks, podIPsOf, type Candidate } from './leaks.ts';

@@ -2,7 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { blockCapacity, blockCidr, blockIndexOf, candidateBlocks, poolGeometry, startIndex } from '../../../components/node/ipam/blocks.ts';
+import { blockCidr, blockIndexOf, candidateBlocks, poolGeometry, startIndex } from '../../../components/node/ipam/blocks.ts';
+import { blockCapacity } from '../../../api/block-capacity.ts';
 import { claimReason, orderBlocks, ownedBlocks } from '../../../components/node/ipam/claim.ts';
 import type { IPAMBlockObject } from '../../../components/node/agent/kube.ts';
 

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import type { IPAMBlock } from '../../../api/index.ts';
 import { createOperatorMetrics } from '../../../operator/metrics.ts';
-import { defaultBlockCapacity, poolUsage } from '../../../operator/controllers/pool-usage.ts';
+import { poolUsage } from '../../../operator/controllers/pool-usage.ts';
+import { blockCapacityOf } from '../../../api/block-capacity.ts';
 
 const block = (cidr: string, pool: string, allocated?: number, capacity?: number, deleting = false) => ({
   apiVersion: 'network.weft.dev/v1', kind: 'IPAMBlock',
@@ -29,11 +30,11 @@ describe('pool usage', () => {
     ]);
     assert.deepEqual(usage, [
       { pool: 'default', allocated: 15, capacity: 4 * 61 },
-      { pool: 'edge', allocated: 0, capacity: 256 * defaultBlockCapacity('ipv4', 24) },
-      { pool: 'v6', allocated: 0, capacity: 4 * defaultBlockCapacity('ipv6', 122) },
+      { pool: 'edge', allocated: 0, capacity: 256 * blockCapacityOf(4, 24) },
+      { pool: 'v6', allocated: 0, capacity: 4 * blockCapacityOf(6, 122) },
     ]);
-    assert.equal(defaultBlockCapacity('ipv4', 26), 61, 'network, gateway and broadcast are not handed out');
-    assert.equal(defaultBlockCapacity('ipv6', 122), 62);
+    assert.equal(blockCapacityOf(4, 26), 61, 'network, gateway and broadcast are not handed out');
+    assert.equal(blockCapacityOf(6, 122), 62);
   });
 
   test('the gauges read the source at scrape time, labelled by pool', async () => {
