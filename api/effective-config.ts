@@ -84,6 +84,13 @@ export const annotations = {
 } as const;
 
 /**
+ * Kernel route metric of the routes BIRD learns over BGP (its `protocol kernel` writes them with
+ * protocol 12 "bird", which other software uses too; the metric marks them as Weft's, so the
+ * agent's uninstall removes only those). 0x57 = 87.
+ */
+export const BGP_KERNEL_METRIC = 0x57;
+
+/**
  * Placeholders of the `bird.conf` template (present only when BGP is enabled). The node agent
  * replaces each one (every occurrence) to get its BIRD 2 configuration; everything else in the
  * template is cluster-wide and already final. See render/bird.ts.

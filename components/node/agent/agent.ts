@@ -23,7 +23,7 @@ import { DEFAULT_LINK_PREFIX, DEFAULT_NFT_TABLE, WEFT_ROUTE_PROTOCOL } from '../
 import { storeDir } from '../ipam/hostlocal.ts';
 import { NodeIpam, type IpamSnapshot } from '../ipam/node-ipam.ts';
 import { mergeConditions, statusEqual, statusMergePatch, type ConditionInput } from '../status/nodenetwork.ts';
-import { templatedBgpBackend } from './bird.ts';
+import { configuredPeersFor } from '../../../render/bird.ts';
 import { diagnose } from './diagnose.ts';
 import {
   AgentApi, API_VERSION, nodeOwnerReference, resources, type IPAMBlockObject, type NodeNetworkObject, type NodeObject, type PodObject,
@@ -362,15 +362,24 @@ export class NodeAgent {
     return { ok, again };
   }
 
-  private dataplaneConfig(): DataplaneConfig {
+  /**
+   * The backend's configuration for this pass. Computed on every pass from the current config
+   * and the current Node labels, so whatever they decide — here, which configured BGP peers
+   * select this node — reaches the backend on the next pass, not only when the backend changes.
+   */
+  private dataplaneConfig(backend: BackendName): DataplaneConfig {
     const c = this.cfg.config;
+    if (backend === 'bgp' && !this.cfg.birdTemplate) throw new Error(`pools use the bgp dataplane but ${this.o.configDir}/bird.conf is missing; the operator renders it when spec.network.bgp is enabled`);
+    const labels = this.node.metadata?.labels ?? {};
     return {
       mtu: c.mtu,
       // natOutgoing and "outside every pool" are about all pools, not only this node's.
       pools: c.pools.filter((p) => p.family === 4).map((p) => ({ cidr: p.cidr, natOutgoing: p.natOutgoing })),
       vxlan: { vni: c.vxlan.vni, port: c.vxlan.port },
       linkPrefix: this.linkPrefix,
-      ...(c.bgp.enabled ? { bgp: { asNumber: c.bgp.asNumber, ...this.o.bird } } : {}),
+      ...(c.bgp.enabled && this.cfg.birdTemplate
+        ? { bgp: { asNumber: c.bgp.asNumber, template: this.cfg.birdTemplate, fullMesh: c.bgp.fullMesh, peers: configuredPeersFor(c.bgp, labels), ...this.o.bird } }
+        : {}),
     };
   }
 
@@ -382,13 +391,11 @@ export class NodeAgent {
 
   private async syncKernel(pools: EffectivePool[], ipam: IpamSnapshot): Promise<void> {
     const backend = this.backendFor(pools);
-    const config = this.dataplaneConfig();
+    const config = this.dataplaneConfig(backend);
+    // The backend object is stateless; only a different mode needs a new one. Everything that
+    // varies between passes (peers by Node labels, the BIRD template) is in config.
     if (!this.dataplane || this.dataplane.backend.name !== backend) {
-      const b = this.cfg.config.bgp;
-      const configuredPeers = b.peers.filter((p) => matchesSelector(p.nodeSelector, this.node.metadata?.labels ?? {})).map((p) => ({ address: p.peerIP, asNumber: p.asNumber }));
-      if (backend === 'bgp' && !this.cfg.birdTemplate) throw new Error(`pools use the bgp dataplane but ${this.o.configDir}/bird.conf is missing; the operator renders it when spec.network.bgp is enabled`);
-      const impl = backend === 'bgp' ? templatedBgpBackend(this.cfg.birdTemplate!, b.fullMesh, configuredPeers) : backend;
-      this.dataplane = new NodeDataplane({ backend: impl, config, runner: this.runner, nftTable: this.nftTable, procSysRoot: this.procSysRoot });
+      this.dataplane = new NodeDataplane({ backend, config, runner: this.runner, nftTable: this.nftTable, procSysRoot: this.procSysRoot });
       this.state.backend = backend;
     }
     this.dataplane.config = config;

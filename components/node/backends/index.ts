@@ -3,4 +3,4 @@ export { BACKENDS, backendFor } from './registry.ts';
 export * from './types.ts';
 export { NodeDataplane, type NodeDataplaneOptions, type NodeSyncReport } from './dataplane.ts';
 export { derivedVtepMac, tunnelAddress } from './common.ts';
-export { renderBirdConfig, parseBirdProtocols, stopBird } from './bgp.ts';
+export { birdConfigFor, parseBirdProtocols, stopBird } from './bgp.ts';

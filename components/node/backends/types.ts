@@ -2,6 +2,7 @@
 import type { CommandRunner } from '../kernel/exec.ts';
 import type { DesiredKernelState } from '../kernel/types.ts';
 import type { DataplaneMode } from '../../../api/encapsulation.ts';
+import type { ConfiguredBgpPeer } from '../../../render/bird.ts';
 
 /** A backend is named by the dataplane mode it implements (api/encapsulation.ts). */
 export type BackendName = DataplaneMode;
@@ -28,19 +29,21 @@ export interface PeerNode {
 
 export interface PoolConfig { cidr: string; natOutgoing: boolean }
 
-export interface BgpPeerConfig { address: string; asNumber: number; name?: string }
+export type { ConfiguredBgpPeer as BgpPeerConfig } from '../../../render/bird.ts';
 
 export interface BgpConfig {
   asNumber: number;
-  /** Explicit peers; absent = iBGP full mesh with every other node. */
-  peers?: BgpPeerConfig[];
+  /** render's BIRD template (ConfigMap key bird.conf, render/bird.ts renderBirdTemplate). */
+  template: string;
+  /** Every other node is a peer (iBGP full mesh). */
+  fullMesh: boolean;
+  /** Configured peers that select this node; they are added to the mesh (render/bird.ts). */
+  peers: ConfiguredBgpPeer[];
   configPath: string;
   socketPath: string;
   pidFile: string;
   birdBinary?: string;
   birdcBinary?: string;
-  /** Kernel metric of imported routes (BIRD always writes protocol 12). */
-  kernelMetric?: number;
 }
 
 export interface DataplaneConfig {

@@ -1,6 +1,7 @@
 // Markers that say "this kernel object belongs to Weft". The agent reads, changes and deletes
 // only objects carrying one of them, so it can share a node with kube-proxy, other CNIs'
 // leftovers, DHCP clients and BIRD without ever flushing what it does not own.
+import { BGP_KERNEL_METRIC } from '../../../api/effective-config.ts';
 
 /** Route protocol number written on every route the agent installs (0x57 = 'W'). Unused by
  *  iproute2's /etc/iproute2/rt_protos and by the kernel's RTPROT_* list. Register the name
@@ -16,4 +17,4 @@ export const DEFAULT_LINK_PREFIX = 'weft';
 export const DEFAULT_NFT_TABLE = 'weft';
 /** Kernel metric of the peer routes BIRD installs in BGP mode. BIRD 2 always writes routes with
  *  protocol 12 (bird), so in BGP mode the metric is the Weft marker on imported routes. */
-export const WEFT_BGP_KERNEL_METRIC = 0x57;
+export const WEFT_BGP_KERNEL_METRIC = BGP_KERNEL_METRIC;

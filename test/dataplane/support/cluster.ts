@@ -4,6 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import { NodeDataplane, type BackendName, type DataplaneConfig, type LocalNode, type NodeSyncReport, type PeerNode } from '../../../components/node/backends/index.ts';
 import { STATE_DIR, beginRun, endRun } from './cleanup.ts';
+import { effectiveConfig } from './agents.ts';
+import { renderBirdTemplate } from '../../../render/bird.ts';
 import { cniAdd, cniDel, ptpConflist, type CniConflist, type CniResult } from '../../../cli/sandbox/cni-runtime.ts';
 import { must, nsMust, sleep } from '../../../cli/sandbox/exec.ts';
 
@@ -100,8 +102,13 @@ export class TestCluster {
       mtu: this.mtu,
       pools: [{ cidr: POOL, natOutgoing: true }],
       linkPrefix: this.linkPrefix,
+      // render's BIRD template for this cluster's one BGP pool, completed by the backend per node:
+      // the configuration the product writes (render/bird.ts).
       bgp: {
         asNumber: 64512,
+        template: renderBirdTemplate(effectiveConfig('bgp', this.mtu))!,
+        fullMesh: true,
+        peers: [],
         configPath: `${node.dataDir}/bird/bird.conf`,
         socketPath: `${node.dataDir}/bird/bird.ctl`,
         pidFile: `${node.dataDir}/bird/bird.pid`,

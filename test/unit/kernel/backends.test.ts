@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { BACKENDS, backendFor } from '../../../components/node/backends/index.ts';
-import { parseBirdProtocols, renderBirdConfig } from '../../../components/node/backends/bgp.ts';
+import { birdConfigFor, parseBirdProtocols } from '../../../components/node/backends/bgp.ts';
 import { derivedVtepMac } from '../../../components/node/backends/common.ts';
 import { diffKernel } from '../../../components/node/kernel/diff.ts';
 import { CFG, EMPTY, node, observedFrom } from './helpers.ts';
@@ -97,28 +97,36 @@ describe('backends', () => {
 });
 
 describe('bgp backend (BIRD 2)', () => {
+  // The backend writes render's template completed for the node (render/bird.ts, the one BIRD
+  // renderer), so these tests check the configuration the product writes.
   test('renders an iBGP full mesh exporting own blocks and importing pool routes into the kernel', () => {
-    const conf = renderBirdConfig(local, [remotePeer, sameSubnetPeer], CFG);
+    const conf = birdConfigFor(local, [remotePeer, sameSubnetPeer], CFG.bgp!);
     for (const line of [
       'router id 198.18.0.11;', '  route 10.244.1.0/26 blackhole;', '  metric 87;', '  local 198.18.0.11 as 64512;',
       '    gateway direct;', '    import where net ~ [ 10.244.0.0/16+ ];', '    export where proto = "weft_blocks";',
       '  neighbor 198.18.0.12 as 64512;', '  neighbor 198.18.1.13 as 64512;', '  ipv4 { import none; export where source = RTS_BGP; };',
     ]) assert.ok(conf.includes(line), `missing: ${line}\n${conf}`);
-    assert.ok(conf.indexOf('peer_n2') < conf.indexOf('peer_n3'), 'peers sorted, so the file is stable');
-    assert.equal(conf, renderBirdConfig(local, [sameSubnetPeer, remotePeer], CFG), 'peer order must not change the file');
+    assert.ok(conf.indexOf('node_n2') < conf.indexOf('node_n3'), 'peers sorted, so the file is stable');
+    assert.equal(conf, birdConfigFor(local, [sameSubnetPeer, remotePeer], CFG.bgp!), 'peer order must not change the file');
   });
 
-  test('configured peers replace the mesh and carry their own AS numbers', () => {
-    const conf = renderBirdConfig(local, [sameSubnetPeer], { ...CFG, bgp: { ...CFG.bgp!, peers: [{ address: '198.18.0.1', asNumber: 65000, name: 'tor-1' }] } });
-    assert.match(conf, /protocol bgp peer_tor_1 from weft_peer \{\n {2}description "tor-1";\n {2}neighbor 198\.18\.0\.1 as 65000;/);
-    assert.ok(!conf.includes('198.18.0.12'));
+  // What the product does (render/bird.ts): configured peers are added to the full mesh; with
+  // fullMesh off they are the only peers. Each keeps its own AS number.
+  test('configured peers add to the mesh, or stand alone without fullMesh, with their own AS numbers', () => {
+    const tor = [{ address: '198.18.0.1', asNumber: 65000, name: 'tor-1' }];
+    const withMesh = birdConfigFor(local, [sameSubnetPeer], { ...CFG.bgp!, peers: tor });
+    assert.match(withMesh, /protocol bgp peer_198_18_0_1 from weft_peer \{\n {2}description "tor-1";\n {2}neighbor 198\.18\.0\.1 as 65000;/);
+    assert.match(withMesh, /neighbor 198\.18\.0\.12 as 64512;/, 'the mesh stays');
+    const alone = birdConfigFor(local, [sameSubnetPeer], { ...CFG.bgp!, fullMesh: false, peers: tor });
+    assert.match(alone, /neighbor 198\.18\.0\.1 as 65000;/);
+    assert.ok(!alone.includes('198.18.0.12'), 'no mesh without fullMesh');
   });
 
   test('the rendered config passes bird -p', (t) => {
     try { execFileSync('sh', ['-c', 'command -v bird']); } catch { t.skip('bird (bird2) is not installed'); return; }
     const dir = mkdtempSync(`${tmpdir()}/weft-bird-`);
     try {
-      writeFileSync(`${dir}/bird.conf`, renderBirdConfig(local, [sameSubnetPeer, remotePeer], CFG));
+      writeFileSync(`${dir}/bird.conf`, birdConfigFor(local, [sameSubnetPeer, remotePeer], CFG.bgp!));
       execFileSync('bird', ['-p', '-c', `${dir}/bird.conf`]);
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });

@@ -1,6 +1,8 @@
 import { desiredNftModel } from '../../../components/node/kernel/nft.ts';
 import type { DesiredKernelState, ObservedKernelState } from '../../../components/node/kernel/types.ts';
 import type { DataplaneConfig, LocalNode, PeerNode } from '../../../components/node/backends/types.ts';
+import type { EffectiveConfig } from '../../../api/effective-config.ts';
+import { renderBirdTemplate } from '../../../render/bird.ts';
 
 /** The kernel as it reads back once exactly `d` has been programmed. */
 export function observedFrom(d: DesiredKernelState): ObservedKernelState {
@@ -27,10 +29,23 @@ export function node(i: number, subnet = 0): LocalNode & PeerNode {
   };
 }
 
+/** The effective config of one BGP full-mesh pool 10.244.0.0/16, AS 64512 (what render would write). */
+export const BGP_EFFECTIVE: EffectiveConfig = {
+  version: 1, mtu: 1450, mtuReason: 'test', hostPorts: false, bandwidth: false,
+  pools: [{ name: 'default', cidr: '10.244.0.0/16', family: 4, blockSize: 26, encapsulation: 'None', dataplane: 'bgp', natOutgoing: true, nodeSelector: '' }],
+  bgp: { enabled: true, fullMesh: true, asNumber: 64512, peers: [] },
+  autodetection: { v4: { firstFound: true } },
+  cni: { binDir: '/opt/cni/bin', confDir: '/etc/cni/net.d', confName: '10-weft.conflist' },
+  vxlan: { vni: 4096, port: 4789, device: 'weft.vxlan' }, ipip: { device: 'weft.ipip' },
+};
+
 export const CFG: DataplaneConfig = {
   mtu: 1450,
   pools: [{ cidr: '10.244.0.0/16', natOutgoing: true }],
-  bgp: { asNumber: 64512, configPath: '/run/weft/bird.conf', socketPath: '/run/weft/bird.ctl', pidFile: '/run/weft/bird.pid' },
+  bgp: {
+    asNumber: 64512, template: renderBirdTemplate(BGP_EFFECTIVE)!, fullMesh: true, peers: [],
+    configPath: '/run/weft/bird.conf', socketPath: '/run/weft/bird.ctl', pidFile: '/run/weft/bird.pid',
+  },
 };
 
 export function peers(n: number, skip = 1): PeerNode[] {

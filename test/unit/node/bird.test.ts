@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EffectiveConfig } from '../../../api/effective-config.ts';
-import { birdPeers, completeBirdTemplate } from '../../../components/node/agent/bird.ts';
-import { renderBirdTemplate } from '../../../render/bird.ts';
+import { birdPeers, completeBirdTemplate, configuredPeersFor, renderBirdTemplate } from '../../../render/bird.ts';
 
 const cfg = {
   version: 1, mtu: 1500, mtuReason: '', hostPorts: false, bandwidth: false,
@@ -38,6 +37,15 @@ describe('BIRD template completion', () => {
     assert.match(text, /local 198\.18\.0\.11 as 64512;/);
     assert.match(text, /route 10\.244\.1\.0\/26 blackhole;\n {2}route 10\.244\.9\.64\/26 blackhole;/);
     assert.match(text, /protocol bgp node_n3_example from weft_peer \{\n {2}description "n3\.example";\n {2}neighbor 198\.18\.0\.13 as 64512;\n\}/);
+  });
+
+  test('configured peers are chosen by the node\'s labels, and a label change changes the choice', () => {
+    const bgp = { peers: [
+      { peerIP: '198.18.0.1', asNumber: 65000, nodeSelector: 'rack == a' },
+      { peerIP: '198.18.0.2', asNumber: 65001, nodeSelector: '' },
+    ] };
+    assert.deepEqual(configuredPeersFor(bgp, { rack: 'b' }), [{ address: '198.18.0.2', asNumber: 65001 }]);
+    assert.deepEqual(configuredPeersFor(bgp, { rack: 'a' }).map((p) => p.address), ['198.18.0.1', '198.18.0.2']);
   });
 
   test('a template without the placeholders is refused with what is missing', () => {
