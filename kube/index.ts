@@ -32,3 +32,4 @@ export { canonicalJson } from './json.ts';
 export { loadKubeConfig, type LoadKubeConfigOptions } from './kubeconfig.ts';
 // kube/envtest.ts (the test control-plane launcher) is imported by path: it spawns processes and
 // is for tests and developer tools, not for what runs in a cluster.
+export { INSTALL_ORDER, installRank, compareForInstall } from './kinds.ts';

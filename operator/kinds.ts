@@ -2,6 +2,7 @@
 // only ever looks at these kinds (and only at objects carrying the owner label), and the
 // operator's ClusterRole must grant exactly these (test/unit/operator/rbac.test.ts checks it).
 import type { ResourceRef } from '../kube/index.ts';
+import { installRank } from '../kube/kinds.ts';
 
 export interface ManagedKind {
   apiVersion: string;
@@ -17,11 +18,12 @@ function mk(apiVersion: string, kind: string, plural: string, namespaced: boolea
   return { apiVersion, kind, group, version, plural, namespaced };
 }
 
+/** In the one install order (kube/kinds.ts), so listings and watches go dependencies first. */
 export const managedKinds: readonly ManagedKind[] = [
   mk('v1', 'Namespace', 'namespaces', false),
   mk('v1', 'ConfigMap', 'configmaps', true),
   mk('apps/v1', 'DaemonSet', 'daemonsets', true),
-];
+].sort((a, b) => installRank(a.kind) - installRank(b.kind));
 
 export function kindOf(apiVersion: string, kind: string): ManagedKind | undefined {
   return managedKinds.find((k) => k.apiVersion === apiVersion && k.kind === kind);

@@ -1,31 +1,13 @@
-/** The fixed order of rendered objects: dependencies first (what kubectl apply would need),
- *  then namespace, then name. */
+/** The fixed order of rendered objects: dependencies first (kube/kinds.ts, the one install
+ *  order), then kind, namespace, name. */
 import type { KubernetesObject } from './types.ts';
-import { compareStrings } from './underlay.ts';
+import { compareForInstall } from '../kube/kinds.ts';
 
-export const kindOrder = [
-  'Namespace',
-  'ServiceAccount',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'Role',
-  'RoleBinding',
-  'ConfigMap',
-  'DaemonSet',
-] as const;
-
-function kindRank(kind: string): number {
-  const i = (kindOrder as readonly string[]).indexOf(kind);
-  return i < 0 ? kindOrder.length : i;
-}
+/** The one kind order (kube/kinds.ts: Helm's install order), re-exported for render's callers. */
+export { INSTALL_ORDER as kindOrder } from '../kube/kinds.ts';
 
 export function compareObjects(a: KubernetesObject, b: KubernetesObject): number {
-  return (
-    kindRank(a.kind) - kindRank(b.kind) ||
-    compareStrings(a.kind, b.kind) ||
-    compareStrings(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
-    compareStrings(a.metadata.name, b.metadata.name)
-  );
+  return compareForInstall(a, b);
 }
 
 export function sortObjects(objects: readonly KubernetesObject[]): KubernetesObject[] {

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { imageName, isClusterScoped, kustomizeBuild, readObjects, type KObject } from './kustomize.ts';
 
 import { DEFAULT_REGISTRY } from '../../render/index.ts';
+import { compareForInstall } from '../../kube/kinds.ts';
 
 /** Where release images are published (the operator's default too); the chart's values.yaml must match. */
 export { DEFAULT_REGISTRY };
@@ -21,18 +22,6 @@ export const RELEASE_MANIFEST = 'config/release/weft.yaml';
 export const OPERATOR_BASE = 'config/operator';
 export const CHART_CRD_DIR = 'charts/weft/crds';
 
-/** Install order: what others refer to first (Helm's InstallOrder, trimmed to what Weft ships). */
-const KIND_ORDER = [
-  'CustomResourceDefinition', 'Namespace', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'PriorityClass',
-  'ServiceAccount', 'Secret', 'ConfigMap', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding',
-  'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
-  'Service', 'DaemonSet', 'Deployment', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule',
-];
-
-function kindRank(kind: string): number {
-  const i = KIND_ORDER.indexOf(kind);
-  return i === -1 ? KIND_ORDER.length : i;
-}
 
 function firstDifferencePath(a: unknown, b: unknown, path = ''): string {
   if (isDeepStrictEqual(a, b)) return '';
@@ -45,9 +34,9 @@ function firstDifferencePath(a: unknown, b: unknown, path = ''): string {
   return path || '.';
 }
 
+/** Objects in the one install order (kube/kinds.ts). */
 export function sortForApply(objects: KObject[]): KObject[] {
-  const key = (o: KObject) => [String(kindRank(o.kind)).padStart(3, '0'), o.kind, o.metadata.namespace ?? '', o.metadata.name].join('\u0000');
-  return [...objects].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return [...objects].sort(compareForInstall);
 }
 
 export function packageVersion(root: string): string {
