@@ -113,7 +113,7 @@ export function registerInstallationController(o: InstallationControllerOptions)
 
   async function emit(inst: Inst | undefined, type: 'Normal' | 'Warning', reason: string, action: string, message: string): Promise<void> {
     if (!inst) return;
-    if (await o.events.record(targetOf(inst), type, reason, action, message)) o.metrics.events.inc({ type, reason });
+    if (await o.events.recordAndWait(targetOf(inst), { type, reason, action, message })) o.metrics.events.inc({ type, reason });
   }
 
   async function writeStatus(inst: Inst, status: Installation['status'], ctx: ReconcileContext): Promise<void> {

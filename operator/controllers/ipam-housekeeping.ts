@@ -85,12 +85,9 @@ export function registerIpamHousekeeping(o: IpamHousekeepingOptions): IpamHousek
     o.metrics.blocksReleased.inc({ reason });
     const why = reason === 'node-gone' ? `node ${block.spec.node} no longer exists` : `node ${block.spec.node} was deleted and re-created; the block belonged to the old node`;
     log?.info({ block: name, cidr: block.spec.cidr, pool: block.spec.pool, node: block.spec.node, reason }, 'released IPAM block');
-    const ok = await o.events.record(
+    const ok = await o.events.recordAndWait(
       { apiVersion: 'network.weft.dev/v1', kind: 'IPAMBlock', name, uid: block.metadata?.uid },
-      'Normal',
-      'BlockReleased',
-      'Release',
-      `released block ${block.spec.cidr} of pool ${block.spec.pool}: ${why}`,
+      { type: 'Normal', reason: 'BlockReleased', action: 'Release', message: `released block ${block.spec.cidr} of pool ${block.spec.pool}: ${why}` },
     );
     if (ok) o.metrics.events.inc({ type: 'Normal', reason: 'BlockReleased' });
   }

@@ -32,7 +32,7 @@ import { selectsNode as matchesSelector } from '../../../api/node-selector.ts';
 import { UNINSTALLED_CONDITION, uninstallRequested } from '../../../api/lifecycle.ts';
 import { cleanupNode, describeCleanup } from './uninstall.ts';
 import { computePeers, ipamBlockPeerKey, isIPv4Cidr, nodeNetworkPeerKey } from './peers.ts';
-import { NodeEventRecorder, kubeEventSender } from './events.ts';
+import { NodeEventRecorder } from './events.ts';
 import { PassObserver, type PassFacts } from './observe.ts';
 import { ProbeHandler, probePeers } from './probe.ts';
 
@@ -168,7 +168,7 @@ export class NodeAgent {
 
     this.client = new KubeClient(this.o.kubeConfig, { metrics: this.metrics.runtime, userAgent: `weft-node/${this.o.version}` });
     this.api = new AgentApi(this.client, (verb) => this.metrics.apiErrors.inc({ verb }));
-    this.nodeEvents = new NodeEventRecorder({ node: () => ({ name: this.o.nodeName, ...(this.node?.metadata?.uid ? { uid: this.node.metadata.uid } : {}) }), send: kubeEventSender(this.client), log: log.child({ part: 'events' }) });
+    this.nodeEvents = new NodeEventRecorder({ node: () => ({ name: this.o.nodeName, ...(this.node?.metadata?.uid ? { uid: this.node.metadata.uid } : {}) }), client: this.client, log: log.child({ part: 'events' }) });
     this.observer = new PassObserver({ metrics: this.metrics, recorder: this.nodeEvents, node: this.o.nodeName });
     this.node = await this.retry('get this node\'s Node object', () => this.api.getNode(this.o.nodeName));
 

@@ -1,47 +1,23 @@
-// Kubernetes Events on this agent's Node (core v1 Events, namespace "default" like the kubelet's,
-// involvedObject the Node). Events are API writes from every node of the cluster, so they must
-// never storm: callers emit on transitions only (TransitionTracker), an identical event
-// (reason + message) is suppressed for a window, and a token bucket caps the rate of the rest.
-// Recording never throws and never blocks the control loop: sends are queued in order.
+// Kubernetes Events on this agent's Node: kube's EventRecorder (the one recorder the operator
+// uses too) in core v1 form — namespace "default", involvedObject the Node, like the kubelet's,
+// so `kubectl describe node` shows them. Events are API writes from every node of the cluster,
+// so they must never storm: callers emit on transitions only (TransitionTracker), an identical
+// event is suppressed for a window, and a token bucket caps the rate of the rest.
 import type { Logger } from 'pino';
-import type { KubeClient } from '../../../kube/index.ts';
+import { EventRecorder, type EventInput, type EventSender, type RecordOutcome } from '../../../kube/events.ts';
+import type { KubeClient } from '../../../kube/client.ts';
 
-export type NodeEventType = 'Normal' | 'Warning';
-
-export interface NodeEvent { type: NodeEventType; reason: string; message: string; action?: string }
+export type { CoreEvent, RecordOutcome } from '../../../kube/events.ts';
+export type NodeEventType = EventInput['type'];
+export type NodeEvent = EventInput;
 
 export interface NodeRef { name: string; uid?: string }
 
-/** The core v1 Event body the recorder sends. */
-export interface CoreEvent {
-  apiVersion: 'v1';
-  kind: 'Event';
-  metadata: { name: string; namespace: string };
-  involvedObject: { apiVersion: 'v1'; kind: 'Node'; name: string; uid?: string };
-  reason: string;
-  message: string;
-  type: NodeEventType;
-  action?: string;
-  source: { component: string; host: string };
-  reportingComponent: string;
-  reportingInstance: string;
-  firstTimestamp: string;
-  lastTimestamp: string;
-  count: number;
-}
-
-export type EventSender = (e: CoreEvent) => Promise<unknown>;
-
-/** Node events live in "default", where kubectl describe node looks for them. */
-export const NODE_EVENT_NAMESPACE = 'default';
-
-export function kubeEventSender(client: KubeClient): EventSender {
-  return (e) => client.request(`/api/v1/namespaces/${e.metadata.namespace}/events`, { verb: 'create', method: 'POST', body: e });
-}
-
 export interface NodeEventRecorderOptions {
   node: () => NodeRef;
-  send: EventSender;
+  /** Where events go: POSTed with this client, or handed to `send` (tests). */
+  client?: KubeClient;
+  send?: EventSender;
   component?: string;
   /** Suppress an identical event for this long. Default 10 minutes. */
   dedupeWindowMs?: number;
@@ -52,80 +28,37 @@ export interface NodeEventRecorderOptions {
   log?: Logger;
 }
 
-export type RecordOutcome = 'queued' | 'duplicate' | 'rate-limited';
-
+/** kube's EventRecorder bound to this node's Node object. */
 export class NodeEventRecorder {
-  private readonly recent = new Map<string, number>();
-  private tokens: number;
-  private lastRefill: number;
-  private seq = 0;
-  private queue: Promise<void> = Promise.resolve();
-  readonly stats = { sent: 0, failed: 0, duplicate: 0, rateLimited: 0 };
+  private readonly recorder: EventRecorder;
 
   constructor(private readonly o: NodeEventRecorderOptions) {
-    this.tokens = o.burst ?? 10;
-    this.lastRefill = this.now();
+    const component = o.component ?? 'weft-node';
+    this.recorder = new EventRecorder({
+      ...(o.client ? { client: o.client } : {}),
+      ...(o.send ? { send: o.send } : {}),
+      api: 'v1',
+      controller: `weft.dev/${component}`,
+      component,
+      instance: () => o.node().name,
+      host: () => o.node().name,
+      rateLimit: { burst: o.burst ?? 10, refillMs: o.refillMs ?? 30_000 },
+      ...(o.dedupeWindowMs !== undefined ? { dedupeWindowMs: o.dedupeWindowMs } : {}),
+      ...(o.now ? { now: o.now } : {}),
+      ...(o.log ? { logger: o.log } : {}),
+    });
   }
 
-  private now(): number { return (this.o.now ?? Date.now)(); }
+  get stats(): EventRecorder['stats'] { return this.recorder.stats; }
 
   /** Decides now (dedupe, rate limit) and sends in the background, in order. */
   record(ev: NodeEvent): RecordOutcome {
-    const now = this.now();
-    const window = this.o.dedupeWindowMs ?? 600_000;
-    const key = `${ev.type}/${ev.reason}/${ev.message}`;
-    const last = this.recent.get(key);
-    if (last !== undefined && now - last < window) { this.stats.duplicate++; return 'duplicate'; }
-    const burst = this.o.burst ?? 10;
-    const refill = this.o.refillMs ?? 30_000;
-    const earned = Math.floor((now - this.lastRefill) / refill);
-    if (earned > 0) { this.tokens = Math.min(burst, this.tokens + earned); this.lastRefill += earned * refill; }
-    if (this.tokens >= burst) this.lastRefill = now;
-    if (this.tokens < 1) {
-      this.stats.rateLimited++;
-      this.o.log?.info({ reason: ev.reason, message: ev.message }, 'event not recorded: rate limit');
-      return 'rate-limited';
-    }
-    this.tokens--;
-    this.recent.set(key, now);
-    if (this.recent.size > 500) for (const [k, t] of this.recent) if (now - t >= window) this.recent.delete(k);
-    const body = this.body(ev, now);
-    this.queue = this.queue.then(async () => {
-      try {
-        await this.o.send(body);
-        this.stats.sent++;
-      } catch (e) {
-        this.stats.failed++;
-        this.o.log?.warn({ err: (e as Error).message, reason: ev.reason }, 'recording an event on the Node failed');
-      }
-    });
-    return 'queued';
+    const node = this.o.node();
+    return this.recorder.record({ apiVersion: 'v1', kind: 'Node', name: node.name, ...(node.uid ? { uid: node.uid } : {}) }, ev);
   }
 
   /** Resolves when every queued event has been sent (or failed). */
-  flush(): Promise<void> { return this.queue; }
-
-  private body(ev: NodeEvent, now: number): CoreEvent {
-    const node = this.o.node();
-    const time = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const component = this.o.component ?? 'weft-node';
-    return {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name: `${node.name}.${now.toString(16)}${(this.seq++ % 4096).toString(16).padStart(3, '0')}`, namespace: NODE_EVENT_NAMESPACE },
-      involvedObject: { apiVersion: 'v1', kind: 'Node', name: node.name, ...(node.uid ? { uid: node.uid } : {}) },
-      reason: ev.reason.slice(0, 128),
-      message: ev.message.slice(0, 1024),
-      type: ev.type,
-      ...(ev.action ? { action: ev.action.slice(0, 128) } : {}),
-      source: { component, host: node.name },
-      reportingComponent: `weft.dev/${component}`,
-      reportingInstance: node.name.slice(0, 128),
-      firstTimestamp: time,
-      lastTimestamp: time,
-      count: 1,
-    };
-  }
+  flush(): Promise<void> { return this.recorder.flush(); }
 }
 
 /** The last state seen per key, so a caller emits on a change, not on every pass. */

@@ -10,7 +10,7 @@ function recorder(o: { burst?: number; refillMs?: number; dedupeWindowMs?: numbe
   let t = Date.parse('2026-01-01T00:00:00Z');
   const r = new NodeEventRecorder({
     node: () => ({ name: 'node-1', uid: 'uid-1' }),
-    send: async (e) => { if (o.fail) throw new Error('forbidden'); sent.push(e); },
+    send: async (e) => { if (o.fail) throw new Error('forbidden'); sent.push(e as CoreEvent); },
     now: () => t,
     ...o,
   });
