@@ -1,7 +1,6 @@
 // What the sandbox proves about the pod network it built: every pod reaches every other pod,
 // the path MTU is exactly the MTU Weft chose (DF ping), and what pod-to-pod traffic costs
 // against the underlay (iperf3, pod pair vs node pair, medians of interleaved rounds).
-// TEMPORARY: process helpers from the dataplane test harness (to move to a product module).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { nsRun, sleep } from './exec.ts';
 

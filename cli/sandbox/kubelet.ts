@@ -27,7 +27,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYAML } from 'yaml';
 import { configMapKeys, nodeAgentRuntime, type EffectiveConfig } from '../../api/effective-config.ts';
 import { ApiError, KubeClient, isNotFound } from '../../kube/index.ts';
-// TEMPORARY: the CNI chain executor of the dataplane test harness (to move to a product module).
 import { cniAdd, cniDel, type CniConflist, type CniResult } from './cni-runtime.ts';
 import { must } from './exec.ts';
 import { programArgv, programs } from './paths.ts';

@@ -9,7 +9,6 @@ import { validateInstallation } from '../../api/validation/validate.ts';
 import { buildFacts } from '../../operator/controllers/facts.ts';
 import { KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
 import { defaultRenderOptions, formatExplanation, render } from '../../render/index.ts';
-// TEMPORARY: the control-plane launcher of the integration tests (to move to a product module).
 import { startControlPlane, type ControlPlane } from '../../kube/envtest.ts';
 import { must, run, sleep } from './exec.ts';
 import { DocumentError, loadDocuments } from '../load-documents.ts';

@@ -8,8 +8,6 @@
 //
 // Both bridges live in an "underlay" namespace of their own, so nothing but one veth touches
 // the host. Names: namespaces `wsb<id>-<role>`, the host link `wsb<id>`.
-// TEMPORARY: the process helpers come from the dataplane test harness until they move to a
-// product module (see cli/sandbox/README.md).
 import { must, nsMust } from './exec.ts';
 import { writeState, type SandboxState } from './state.ts';
 

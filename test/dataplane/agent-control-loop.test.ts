@@ -25,6 +25,8 @@ const skipReason = dataplaneUnavailable() ?? await testenvAvailable().then((e) =
 const MAIN = join(repoRoot, 'components/node/main.ts');
 const BLOCK_SIZE = 28; // 13 usable addresses: exhaustion takes 12 pods, not 55
 const GRACE_MS = 3_000;
+/** A configured BGP peer chosen by a Node label (an address of the cluster's external namespace). */
+const TOR = { address: '198.18.0.250', asNumber: 65000, label: 'weft.dev/test-tor' };
 
 interface Agent { node: TestNode; proc: ChildProcess; port: number; log: string; exited: Promise<number | null> }
 interface Pod { name: string; node: TestNode; ip: string; conflist: CniConflist; result: CniResult }
@@ -123,6 +125,8 @@ function scenario(mode: BackendName, mtu: number): void {
       cfgDir = join(logDir, 'config');
       mkdirSync(cfgDir);
       const cfg = effectiveConfig(mode, mtu, BLOCK_SIZE);
+      // A configured peer no node selects until a test labels one (see the last test).
+      if (mode === 'bgp') cfg.bgp.peers = [{ peerIP: TOR.address, asNumber: TOR.asNumber, nodeSelector: `${TOR.label}=yes` }];
       writeFileSync(join(cfgDir, 'config.json'), JSON.stringify(cfg, null, 2));
       writeFileSync(join(cfgDir, 'cni-conflist'), renderConflist(cfg));
       if (mode === 'bgp') writeFileSync(join(cfgDir, 'bird.conf'), renderBirdTemplate(cfg)!);
@@ -311,6 +315,24 @@ function scenario(mode: BackendName, mtu: number): void {
       for (const p of pods.filter((x) => x.node === n)) assert.ok(existsSync(join(storeDir(n), p.ip)), `live pod ${p.ip} (no Pod object in the API) kept its address`);
       // The counter moves once the whole release batch is done, a moment after the files go.
       await until('released leaks counted', async () => (await metric(agents.get(n.name)!, 'weft_node_ipam_leaked_released_total')) === 2, 10_000, 50);
+    });
+
+    // The agent once built its BGP backend, and with it the configured peers its Node's labels
+    // select, only when the backend changed: a label set later was never seen (issue 15).
+    test('a Node label that selects a configured BGP peer reaches BIRD while the agent runs, and its removal too', { skip: mode !== 'bgp', timeout: 60_000 }, async () => {
+      const n = c.nodes[0]!;
+      const birdConf = join(n.dataDir, 'bird', 'bird.conf');
+      const hasTor = () => readFileSync(birdConf, 'utf8').includes(`neighbor ${TOR.address} as ${TOR.asNumber};`);
+      assert.ok(!hasTor(), 'no node selects the peer yet');
+      await cp.kubectl(['label', 'node', n.name, `${TOR.label}=yes`]);
+      await until(`${n.name}'s BIRD configuration to peer with ${TOR.address}`, hasTor, 15_000, 50);
+      await until(`${n.name} to report a BGP session with ${TOR.address}`, async () => {
+        const o = JSON.parse((await cp.kubectl(['get', 'nodenetwork', n.name, '-o', 'json'])).stdout);
+        return o.status.bgp?.sessions?.some((s: { peer: string }) => s.peer === TOR.address);
+      }, 15_000, 100);
+      for (const other of c.nodes.slice(1, 3)) assert.ok(!readFileSync(join(other.dataDir, 'bird', 'bird.conf'), 'utf8').includes(TOR.address), `${other.name} is not labelled`);
+      await cp.kubectl(['label', 'node', n.name, `${TOR.label}-`]);
+      await until(`${n.name}'s BIRD configuration to drop ${TOR.address}`, () => !hasTor(), 15_000, 50);
     });
 
     test('a node removed: its routes leave every other node within 2 s', { timeout: 120_000 }, async () => {
