@@ -10,7 +10,7 @@
  * same); without fullMesh only the configured peers are. The agent, the BGP dataplane tests and
  * the dataplane bench all use these functions, so the tests check the config the product writes.
  */
-import { BGP_KERNEL_METRIC, birdTemplatePlaceholders as ph, normalizeCidr, selectorMatches, type EffectiveBGP, type EffectiveConfig } from '../api/index.ts';
+import { BGP_KERNEL_METRIC, birdTemplatePlaceholders as ph, normalizeCidr, selectsNode, type EffectiveBGP, type EffectiveConfig } from '../api/index.ts';
 
 /** The cluster-wide template, or undefined when BGP is disabled. */
 export function renderBirdTemplate(cfg: EffectiveConfig): string | undefined {
@@ -69,9 +69,13 @@ export interface BirdPeer { name: string; address: string; asNumber: number; des
 /** A configured peer as the agent uses it: bgp.peers after the nodeSelector chose it. */
 export interface ConfiguredBgpPeer { address: string; asNumber: number; name?: string }
 
-/** The configured bgp.peers whose nodeSelector selects a node with these labels ('' selects every node). */
+/**
+ * The configured bgp.peers whose nodeSelector selects a node with these labels ('' selects every
+ * node; Kubernetes or Calico selector syntax, api/node-selector.ts). Throws SelectorSyntaxError
+ * for a selector that does not parse (admission and render reject those first).
+ */
 export function configuredPeersFor(bgp: Pick<EffectiveBGP, 'peers'>, nodeLabels: Readonly<Record<string, string>>): ConfiguredBgpPeer[] {
-  return bgp.peers.filter((p) => selectorMatches(p.nodeSelector, nodeLabels)).map((p) => ({ address: p.peerIP, asNumber: p.asNumber }));
+  return bgp.peers.filter((p) => selectsNode(p.nodeSelector, nodeLabels)).map((p) => ({ address: p.peerIP, asNumber: p.asNumber }));
 }
 
 /**
