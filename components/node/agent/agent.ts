@@ -23,7 +23,7 @@ import { DEFAULT_LINK_PREFIX, DEFAULT_NFT_TABLE, WEFT_ROUTE_PROTOCOL } from '../
 import { storeDir } from '../ipam/hostlocal.ts';
 import { NodeIpam, type IpamSnapshot } from '../ipam/node-ipam.ts';
 import { mergeConditions, statusEqual, statusMergePatch, type ConditionInput } from '../status/nodenetwork.ts';
-import { configuredPeersFor } from '../../../render/bird.ts';
+import { configuredPeersFor } from '../backends/bird-config.ts';
 import { diagnose } from './diagnose.ts';
 import {
   AgentApi, API_VERSION, nodeOwnerReference, resources, type IPAMBlockObject, type NodeNetworkObject, type NodeObject, type PodObject,

@@ -8,7 +8,7 @@
 // otherwise, so an agent restart does not disturb sessions.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { birdPeers, completeBirdTemplate } from '../../../render/bird.ts';
+import { birdPeers, completeBirdTemplate } from './bird-config.ts';
 import { execRunner, runChecked } from '../kernel/exec.ts';
 import { checkPeers, emptyState } from './common.ts';
 import type {

@@ -2,7 +2,7 @@
 import type { CommandRunner } from '../kernel/exec.ts';
 import type { DesiredKernelState } from '../kernel/types.ts';
 import type { DataplaneMode } from '../../../api/encapsulation.ts';
-import type { ConfiguredBgpPeer } from '../../../render/bird.ts';
+import type { ConfiguredBgpPeer } from './bird-config.ts';
 
 /** A backend is named by the dataplane mode it implements (api/encapsulation.ts). */
 export type BackendName = DataplaneMode;
@@ -29,7 +29,7 @@ export interface PeerNode {
 
 export interface PoolConfig { cidr: string; natOutgoing: boolean }
 
-export type { ConfiguredBgpPeer as BgpPeerConfig } from '../../../render/bird.ts';
+export type { ConfiguredBgpPeer as BgpPeerConfig } from './bird-config.ts';
 
 export interface BgpConfig {
   asNumber: number;

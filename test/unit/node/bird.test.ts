@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EffectiveConfig } from '../../../api/effective-config.ts';
-import { birdPeers, completeBirdTemplate, configuredPeersFor, renderBirdTemplate } from '../../../render/bird.ts';
+import { renderBirdTemplate } from '../../../render/bird.ts';
+import { birdPeers, completeBirdTemplate, configuredPeersFor } from '../../../components/node/backends/bird-config.ts';
 
 const cfg = {
   version: 1, mtu: 1500, mtuReason: '', hostPorts: false, bandwidth: false,
