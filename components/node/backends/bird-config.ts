@@ -6,8 +6,7 @@
 import { birdTemplatePlaceholders as ph, type EffectiveBGP } from '../../../api/effective-config.ts';
 import { normalizeCidr } from '../../../api/block-name.ts';
 import { selectsNode } from '../../../api/node-selector.ts';
-
-function ident(s: string): string { return s.replace(/[^A-Za-z0-9_]/g, '_'); }
+import { birdIdent, birdText, kv } from '../kernel/values.ts';
 
 /** One `protocol bgp` of a node's configuration. */
 export interface BirdPeer { name: string; address: string; asNumber: number; description: string }
@@ -36,8 +35,8 @@ export function birdPeers<N extends { name: string; underlayAddress: string }>(
   configured: readonly ConfiguredBgpPeer[],
 ): BirdPeer[] {
   const out: BirdPeer[] = [];
-  if (fullMesh) for (const p of nodes) out.push({ name: `node_${ident(p.name)}`, address: p.underlayAddress, asNumber, description: p.name });
-  for (const p of configured) out.push({ name: `peer_${ident(p.address)}`, address: p.address, asNumber: p.asNumber, description: p.name ?? p.address });
+  if (fullMesh) for (const p of nodes) out.push({ name: birdIdent('node_', p.name), address: p.underlayAddress, asNumber, description: p.name });
+  for (const p of configured) out.push({ name: birdIdent('peer_', p.address), address: p.address, asNumber: p.asNumber, description: p.name ?? p.address });
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -49,11 +48,16 @@ export function birdPeers<N extends { name: string; underlayAddress: string }>(
 export function completeBirdTemplate(template: string, local: { underlayAddress: string; blocks: readonly string[] }, peers: readonly BirdPeer[]): string {
   const missing = Object.values(ph).filter((p) => !template.includes(p));
   if (missing.length) throw new Error(`the BIRD template (ConfigMap weft-config key bird.conf) lacks the placeholders ${missing.join(', ')}; re-render it with a matching operator`);
-  const blocks = local.blocks.map((b) => `  route ${normalizeCidr(b)} blackhole;`).join('\n');
-  const peerText = peers.map((p) => `protocol bgp ${p.name} from weft_peer {\n  description "${p.description.replace(/"/g, '')}";\n  neighbor ${p.address} as ${p.asNumber};\n}`).join('\n\n');
+  // Every value comes from the API (other nodes' NodeNetworks, config.json): validated before
+  // it reaches BIRD (DESIGN invariant 9; ../kernel/values.ts).
+  const blocks = local.blocks.map((b) => `  route ${kv.cidr4(normalizeCidr(b))} blackhole;`).join('\n');
+  const peerText = peers.map((p) =>
+    `protocol bgp ${birdIdent('', p.name)} from weft_peer {\n  description "${birdText(p.description)}";\n  neighbor ${kv.ip(p.address)} as ${kv.uint(p.asNumber)};\n}`).join('\n\n');
+  const address = kv.ipv4(local.underlayAddress);
+  // Function replacements: a string replacement would expand `$&`, `$'` and friends.
   return template
-    .replaceAll(ph.routerId, local.underlayAddress)
-    .replaceAll(ph.localAddress, local.underlayAddress)
-    .replaceAll(ph.blockRoutes, blocks)
-    .replaceAll(ph.peers, peerText);
+    .replaceAll(ph.routerId, () => address)
+    .replaceAll(ph.localAddress, () => address)
+    .replaceAll(ph.blockRoutes, () => blocks)
+    .replaceAll(ph.peers, () => peerText);
 }

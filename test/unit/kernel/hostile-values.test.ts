@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { computePeers, type PeerRejection } from '../../../components/node/agent/peers.ts';
 import type { IPAMBlockObject, NodeNetworkObject } from '../../../components/node/agent/kube.ts';
 import { BACKENDS } from '../../../components/node/backends/registry.ts';
-import { renderBirdConfig } from '../../../components/node/backends/bgp.ts';
-import { birdPeers, completeBirdTemplate } from '../../../components/node/agent/bird.ts';
+import { birdConfigFor } from '../../../components/node/backends/bgp.ts';
+import { birdPeers, completeBirdTemplate } from '../../../components/node/backends/bird-config.ts';
 import {
   addrCommand, diffKernel, fdbReplaceCommand, linkAddCommand, neighReplaceCommand, routeReplaceCommand,
 } from '../../../components/node/kernel/diff.ts';
@@ -104,7 +104,7 @@ describe('hostile values from peers never reach a kernel command', () => {
         assertInert(plan.ip, IP_LINES, 'ip');
         assertInert(plan.bridge, BRIDGE_LINES, 'bridge');
         if (backend === 'bgp') {
-          const text = renderBirdConfig(LOCAL, peers, CFG);
+          const text = birdConfigFor(LOCAL, peers, CFG.bgp!);
           assert.equal(text.match(/^protocol bgp /gm)?.length ?? 0, peers.length);
           assert.ok(!/evil \{|shadow|proto static/.test(text), text);
         }
