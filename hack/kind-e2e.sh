@@ -351,8 +351,9 @@ check_ready() {
   wait_agents_on "$node_image"
   k wait --for=condition=Ready nodes --all --timeout="${timeout_s}s" >/dev/null
   local op_sa op_img ag_sa
-  op_sa=$(k -n weft-system get pods -l app.kubernetes.io/name=weft-operator -o jsonpath='{.items[*].spec.serviceAccountName}')
-  op_img=$(k -n weft-system get pods -l app.kubernetes.io/name=weft-operator -o jsonpath='{.items[*].spec.containers[0].image}')
+  # The operator runs as several replicas (leader election): one ServiceAccount and image for all.
+  op_sa=$(k -n weft-system get pods -l app.kubernetes.io/name=weft-operator -o jsonpath='{range .items[*]}{.spec.serviceAccountName}{"\n"}{end}' | sort -u | paste -sd' ')
+  op_img=$(k -n weft-system get pods -l app.kubernetes.io/name=weft-operator -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | sort -u | paste -sd' ')
   ag_sa=$(k -n weft-system get pods -l app.kubernetes.io/name=weft-node -o jsonpath='{range .items[*]}{.spec.serviceAccountName}{"\n"}{end}' | sort -u)
   [[ $op_sa == weft-operator ]] || fail "the operator runs under ServiceAccount '$op_sa', not weft-operator"
   [[ $op_img == "$operator_image" ]] || fail "the operator runs image '$op_img', not $operator_image"
