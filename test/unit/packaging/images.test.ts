@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryPoints } from '../../../hack/build/bundles.ts';
+import { dockerignoreAllows } from './image-closure.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const images = ['operator', 'node'] as const;
@@ -26,19 +27,6 @@ function argDefaults(ins: Instruction[]): Map<string, string> {
   const m = new Map<string, string>();
   for (const i of ins) if (i.op === 'ARG' && i.args.includes('=')) m.set(i.args.split('=')[0]!, i.args.slice(i.args.indexOf('=') + 1));
   return m;
-}
-
-/** .dockerignore patterns as used here: `**` then `!path` exceptions, then exclusions. */
-function dockerignoreAllows(path: string): boolean {
-  const lines = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  let allowed = true;
-  for (const l of lines) {
-    const negate = l.startsWith('!');
-    const pat = negate ? l.slice(1) : l;
-    const re = new RegExp(`^${pat.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\/?/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*')}$`);
-    if (re.test(path) || re.test(`${path}/x`)) allowed = negate;
-  }
-  return allowed;
 }
 
 for (const image of images) {
