@@ -13,6 +13,7 @@ import { alive, layout, readState, stateDir, type SandboxState } from '../../cli
 import type { Finding } from '../../cli/diagnose/snapshot.ts';
 import { repoRoot, testenvAvailable } from '../../hack/testenv/assets.ts';
 import { dataplaneUnavailable, must, nsMust, sleep } from '../../cli/sandbox/exec.ts';
+import { vxlanDefaults } from '../../api/effective-config.ts';
 
 const MAIN = join(repoRoot, 'cli', 'main.ts');
 const RUN = randomBytes(2).toString('hex');
@@ -158,12 +159,14 @@ describe('weft diagnose: fault injection on a sandbox cluster', { skip }, () => 
     await expectFindings([], 60_000);
   });
 
-  test('UDP 4789 dropped on node-3 by an nftables table', async () => {
+  // The sandbox's Installation leaves spec.network.vxlan unset, so its tunnel runs on Weft's default port.
+  const VXLAN_PORT = vxlanDefaults.port;
+  test(`UDP ${VXLAN_PORT} (the VXLAN port) dropped on node-3 by an nftables table`, async () => {
     const ns = netns('node-3');
-    await nsMust(ns, ['nft', '-f', '-'], { input: `table inet ${NFT_TABLE} {\n chain input {\n  type filter hook input priority -10; policy accept;\n  udp dport 4789 drop\n }\n}\n` });
+    await nsMust(ns, ['nft', '-f', '-'], { input: `table inet ${NFT_TABLE} {\n chain input {\n  type filter hook input priority -10; policy accept;\n  udp dport ${VXLAN_PORT} drop\n }\n}\n` });
     undo.push(() => nsMust(ns, ['nft', 'delete', 'table', 'inet', NFT_TABLE]));
     const d = await expectFindings(['vxlan-udp-blocked@node-3'], 30_000);
-    assert.match(d.findings[0]!.remediation, /UDP 4789/);
+    assert.match(d.findings[0]!.remediation, new RegExp(`UDP ${VXLAN_PORT}\\b`));
     await expectFindings(['vxlan-udp-blocked@node-3'], 30_000, ['--no-local']);
     await undo.pop()!();
     await expectFindings([], 30_000);

@@ -102,6 +102,9 @@ export class NodeAgent {
   private running: Promise<void> | undefined;
   private dirty = false;
   private stopped = false;
+  /** False until the caches synced and this node's NodeNetwork was read: a pass before that would
+   *  compare its status with nothing and write it again (a restarted agent must write nothing). */
+  private started = false;
   private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.2 });
   /** /debug/probe: pings only to peers' underlay and VTEP addresses (./probe.ts). */
   private probes: ProbeHandler | undefined;
@@ -209,6 +212,7 @@ export class NodeAgent {
     log.info({ ms: Math.round(performance.now() - t0), nodeNetworks: this.nodeNetworks.store.size, ipamBlocks: this.blocks.store.size, pods: this.pods.store.size }, 'API caches synced');
 
     await this.retry('create this node\'s NodeNetwork', () => this.ensureNodeNetwork());
+    this.started = true;
     this.schedule(0);
   }
 
@@ -240,7 +244,8 @@ export class NodeAgent {
   /** Runs a pass after delayMs unless one is already scheduled sooner; a pass requested while
    *  one runs runs again right after it. */
   schedule(delayMs: number): void {
-    if (this.stopped) return;
+    // Events during the initial list arrive before start() is done; its own schedule(0) covers them.
+    if (this.stopped || !this.started) return;
     if (this.running) { this.dirty = true; return; }
     const due = Date.now() + delayMs;
     if (this.timer && this.timerDue <= due) return;
