@@ -11,6 +11,9 @@
 #   service    a ClusterIP Service answers through kube-proxy; CoreDNS resolves its name from a pod
 #   hostport   a hostPort is reachable from another node
 #   nat        with natOutgoing a pod reaches an address outside the pools as its node's address
+#   bandwidth  kubernetes.io/egress-bandwidth and ingress-bandwidth annotations shape a pod's
+#              traffic to their rate (iperf3 within 10 %), through the bandwidth CNI plugin; the
+#              same pair unshaped runs well above it
 #   diagnose   `weft diagnose` finds nothing on the healthy cluster and names an injected fault
 #   argocd     the Argo CD health check (config/gitops, Lua) says Healthy for the Ready Installation
 #              and Progressing during the upgrade (a real Lua interpreter on the live status)
@@ -24,6 +27,9 @@
 #   hack/kind-e2e.sh --check ready,pods       only these checks (ready always runs)
 #   hack/kind-e2e.sh --keep                   leave the clusters running (kind delete cluster --name ...)
 #   hack/kind-e2e.sh --skip-build             use the images already in the local image store
+#   hack/kind-e2e.sh --install helm           install with `helm install weft charts/weft` (the
+#                                             chart's defaults render config/release/weft.yaml)
+#                                             instead of `kubectl apply -f config/release/weft.yaml`
 #   hack/kind-e2e.sh --list-modes             print the modes and exit
 #   hack/kind-e2e.sh --print-installation M   print the Installation of mode M and exit
 #
@@ -41,12 +47,13 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 all_modes=(vxlan vxlan-crosssubnet host-gw bgp ipip)
-all_checks=(ready pods service hostport nat diagnose argocd upgrade uninstall)
+all_checks=(ready pods service hostport nat bandwidth diagnose argocd upgrade uninstall)
 modes=()
 checks=("${all_checks[@]}")
 print_mode=""
 keep=false
 build=true
+install_with=manifest
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mode)
@@ -61,13 +68,18 @@ while [[ $# -gt 0 ]]; do
       ;;
     --keep) keep=true; shift ;;
     --skip-build) build=false; shift ;;
+    --install)
+      [[ $# -ge 2 && ( $2 == manifest || $2 == helm ) ]] || { echo "kind-e2e: --install takes manifest or helm" >&2; exit 2; }
+      install_with=$2
+      shift 2
+      ;;
     --list-modes) echo "${all_modes[*]}"; exit 0 ;;
     --print-installation)
       [[ $# -ge 2 ]] || { echo "kind-e2e: --print-installation needs a mode (${all_modes[*]})" >&2; exit 2; }
       print_mode=$2
       shift 2
       ;;
-    -h|--help) sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,44p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kind-e2e: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -115,7 +127,8 @@ metadata:
 spec:
 $registry_line
   network:
-${autodetect}    bgp:
+${autodetect}    bandwidth: Enabled
+    bgp:
       mode: $bgp
     ipPools:
       - name: default
@@ -153,6 +166,10 @@ if [[ -z ${KUBECTL:-} ]]; then
     if command -v kubectl >/dev/null; then KUBECTL=$(command -v kubectl); else KUBECTL=$(bash hack/testenv/build | tail -n1)/kubectl; fi
   fi
 fi
+if [[ $install_with == helm ]]; then
+  HELM=${HELM:-$(bash hack/tools/build | tail -n1)/helm}
+  [[ -x $HELM ]] || cannot "helm is not at $HELM (hack/tools/build builds it)"
+fi
 if [[ -z ${KIND_NODE_IMAGE:-} ]]; then
   if [[ $provider == podman ]]; then KIND_NODE_IMAGE=$(bash hack/kind/build-node-image | tail -n1)
   else KIND_NODE_IMAGE=kindest/node:$(sed -n 's/^require k8s.io\/kubernetes \(v[^ ]*\).*/\1/p' hack/testenv/go/kube/go.mod); fi
@@ -172,6 +189,8 @@ operator_image="$registry/weft-operator:$tag"
 node_image="$registry/weft-node:$tag"
 upgrade_registry="weft.e2e.local/upgrade"
 upgrade_image="$upgrade_registry/weft-node:$tag"
+# Test pods that need more than the node image has (iperf3): Debian's package on the same base.
+tools_image="weft.e2e.local/tools:iperf3"
 
 log() { printf '\n== kind-e2e [%s] %s (%ss)\n' "${mode:-setup}" "$*" "$SECONDS"; }
 results=()
@@ -197,6 +216,14 @@ build_images() {
     "$RUNTIME" build -f images/operator/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$sde" --build-arg "VERSION=$tag" -t "$operator_image" .
     "$RUNTIME" build -f images/node/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$sde" --build-arg "VERSION=$tag" -t "$node_image" .
     "$RUNTIME" build -f images/node/Dockerfile --build-arg "SOURCE_DATE_EPOCH=$sde" --build-arg "VERSION=$tag-e2e-upgrade" -t "$upgrade_image" .
+  fi
+  if want bandwidth && ! "$RUNTIME" image inspect "$tools_image" >/dev/null 2>&1; then
+    # hack/images/build's Debian base (podman) has the machine's apt mirror; elsewhere Debian's image.
+    local base=debian:bookworm-slim
+    if "$RUNTIME" image inspect localhost/weft-debian-base:bookworm >/dev/null 2>&1; then base=localhost/weft-debian-base:bookworm; fi
+    log "building $tools_image (iperf3 from Debian on $base)"
+    printf 'FROM %s\nRUN apt-get -o Acquire::Retries=5 update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iperf3 && rm -rf /var/lib/apt/lists/*\n' "$base" \
+      | "$RUNTIME" build -t "$tools_image" -f - "$work" >&2
   fi
   for i in "$operator_image" "$node_image" "$upgrade_image"; do
     "$RUNTIME" image inspect "$i" >/dev/null 2>&1 || fail "image $i is not in the $RUNTIME image store after the build"
@@ -262,10 +289,10 @@ create_cluster() {
 }
 
 load_images() {
-  local archive
+  local archive images=("$operator_image" "$node_image" "$upgrade_image")
+  if want bandwidth; then images+=("$tools_image"); fi
   archive=$(mktemp -d)/weft-images.tar
-  "$RUNTIME" save -m -o "$archive" "$operator_image" "$node_image" "$upgrade_image" 2>/dev/null \
-    || "$RUNTIME" save -o "$archive" "$operator_image" "$node_image" "$upgrade_image"
+  "$RUNTIME" save -m -o "$archive" "${images[@]}" 2>/dev/null || "$RUNTIME" save -o "$archive" "${images[@]}"
   "$KIND" load image-archive --name "$cluster" "$archive"
   rm -rf "$(dirname "$archive")"
 }
@@ -298,8 +325,17 @@ crosssubnet_topology() {
 }
 
 install_weft() {
-  log "installing config/release/weft.yaml"
-  k apply --server-side -f config/release/weft.yaml >/dev/null
+  if [[ $install_with == helm ]]; then
+    # The release lives in default; the chart creates weft-system itself (with its Pod Security
+    # labels), which helm's --create-namespace would take from it.
+    log "installing with helm install weft charts/weft"
+    "$HELM" install weft charts/weft --kubeconfig "$kubeconfig" --kube-context "kind-$cluster" --namespace default >/dev/null
+    [[ $("$HELM" list --kubeconfig "$kubeconfig" --kube-context "kind-$cluster" --namespace default -q) == weft ]] \
+      || fail "install: helm lists no release weft after helm install"
+  else
+    log "installing config/release/weft.yaml"
+    k apply --server-side -f config/release/weft.yaml >/dev/null
+  fi
   k wait --for=condition=Established crd --all --timeout=60s >/dev/null
   k -n weft-system rollout status deploy/weft-operator --timeout="${timeout_s}s"
   log "applying the $mode Installation"
@@ -459,6 +495,70 @@ check_nat() {
   pass "nat: e2e-0 reaches $tip (outside the pools) as its node's address $want"
 }
 
+# Pod traffic shaped by the bandwidth CNI plugin (the Installation sets bandwidth: Enabled): a pod
+# with kubernetes.io/egress-bandwidth sends at that rate, a pod with ingress-bandwidth receives at
+# that rate, and the same path without annotations runs well above both — so the rates come from
+# the annotations, not from the path.
+bw_egress_mbit=10
+bw_ingress_mbit=20
+check_bandwidth() {
+  local node_a=${workers[0]} node_b=${workers[1]}
+  k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-bw-server
+  namespace: default
+  annotations: { kubernetes.io/ingress-bandwidth: "${bw_ingress_mbit}M" }
+spec:
+  nodeName: $node_b
+  terminationGracePeriodSeconds: 0
+  containers: [{ name: iperf3, image: $tools_image, imagePullPolicy: Never, command: [iperf3, -s] }]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-bw-shaped
+  namespace: default
+  annotations: { kubernetes.io/egress-bandwidth: "${bw_egress_mbit}M" }
+spec:
+  nodeName: $node_a
+  terminationGracePeriodSeconds: 0
+  containers: [{ name: iperf3, image: $tools_image, imagePullPolicy: Never, command: [sleep, infinity] }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: e2e-bw-free, namespace: default }
+spec:
+  nodeName: $node_a
+  terminationGracePeriodSeconds: 0
+  containers: [{ name: iperf3, image: $tools_image, imagePullPolicy: Never, command: [sleep, infinity] }]
+EOF
+  k wait --for=condition=Ready pod e2e-bw-server e2e-bw-shaped e2e-bw-free --timeout="${timeout_s}s" >/dev/null
+  local server
+  server=$(k get pod e2e-bw-server -o jsonpath='{.status.podIP}')
+  # Mbit/s the receiving side counted over 6 s (the first second, TCP's slow start and the token
+  # bucket's burst, left out). One server: the runs go one after another.
+  iperf_mbit() { # client-pod [iperf3 args...]
+    local pod=$1 json
+    shift
+    json=$(k exec "$pod" -- iperf3 -c "$server" -t 6 -O 1 -J "$@") || fail "bandwidth: iperf3 from $pod to $server failed: $(tail -c 400 <<<"$json")"
+    node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8")); if (j.error) { console.error(j.error); process.exit(1) } console.log((j.end.sum_received.bits_per_second / 1e6).toFixed(1))' <<<"$json"
+  }
+  within() { node -e 'const [got, want] = process.argv.slice(1).map(Number); process.exit(Math.abs(got - want) <= 0.1 * want ? 0 : 1)' "$1" "$2"; }
+  local egress ingress free
+  egress=$(iperf_mbit e2e-bw-shaped)
+  within "$egress" "$bw_egress_mbit" || fail "bandwidth: e2e-bw-shaped (egress-bandwidth ${bw_egress_mbit}M) sent at $egress Mbit/s, not within 10 % of $bw_egress_mbit"
+  ingress=$(iperf_mbit e2e-bw-free)
+  within "$ingress" "$bw_ingress_mbit" || fail "bandwidth: e2e-bw-server (ingress-bandwidth ${bw_ingress_mbit}M) received at $ingress Mbit/s, not within 10 % of $bw_ingress_mbit"
+  # -R: the server sends, from a pod with no egress limit to one with no ingress limit.
+  free=$(iperf_mbit e2e-bw-free -R)
+  node -e 'process.exit(Number(process.argv[1]) > 2 * Number(process.argv[2]) ? 0 : 1)' "$free" "$bw_ingress_mbit" \
+    || fail "bandwidth: the unshaped direction ran at only $free Mbit/s, not above 2 x ${bw_ingress_mbit}: the path cannot tell shaping from its own limit"
+  k delete pod e2e-bw-server e2e-bw-shaped e2e-bw-free --wait=false >/dev/null
+  pass "bandwidth: egress-bandwidth ${bw_egress_mbit}M -> $egress Mbit/s, ingress-bandwidth ${bw_ingress_mbit}M -> $ingress Mbit/s, unshaped $free Mbit/s (iperf3, ${node_a} -> ${node_b})"
+}
+
 weft() { node --import tsx cli/main.ts "$@"; }
 
 check_diagnose() {
@@ -553,6 +653,7 @@ run_mode() {
   if want service; then check_service; fi
   if want hostport; then check_hostport; fi
   if want nat; then check_nat; fi
+  if want bandwidth; then check_bandwidth; fi
   if want diagnose; then check_diagnose; fi
   if want argocd; then check_argocd; fi
   if want upgrade; then check_upgrade; fi

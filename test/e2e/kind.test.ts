@@ -1,7 +1,8 @@
 // Weft as shipped on a real kind cluster (hack/kind-e2e.sh): the operator and node images under a
 // real kubelet and containerd, installed verbatim from config/release/weft.yaml. One test per
-// mode, each on its own fresh cluster. Which modes run: WEFT_E2E_MODES (space separated; default
-// the CI subset below); which checks: WEFT_E2E_CHECKS (comma separated; default all).
+// mode, each on its own fresh cluster. Which modes run: WEFT_E2E_MODES (space separated, each
+// `mode` or `mode:helm`; default the CI subset below); which checks: WEFT_E2E_CHECKS (comma
+// separated; default all).
 // The script prints every check it passes; a mode it cannot run on this kernel is reported as
 // skipped with its reason, never as passed.
 import { test } from 'node:test';
@@ -10,11 +11,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 /**
- * The modes CI runs (a cold run must fit CI's 90 minutes beside the other tiers; measured in
- * docs/install.md): VXLAN, the default, and host-gw, the other kernel path (direct routes).
+ * The modes CI runs, as `mode[:helm]` (a cold run must fit CI's 90 minutes beside the other tiers;
+ * measured in docs/install.md): VXLAN, the default, installed from config/release/weft.yaml, and
+ * host-gw, the other kernel path (direct routes), installed from the Helm chart.
  * `hack/kind-e2e.sh` with no arguments runs every mode.
  */
-export const CI_MODES = ['vxlan', 'host-gw'];
+export const CI_MODES = ['vxlan', 'host-gw:helm'];
 
 const modes = (process.env.WEFT_E2E_MODES ?? CI_MODES.join(' ')).split(/\s+/).filter(Boolean);
 const checks = process.env.WEFT_E2E_CHECKS;
@@ -38,9 +40,10 @@ function runScript(args: string[]): Promise<Run> {
 }
 
 let built = false;
-for (const mode of modes) {
-  test(`kind e2e: ${mode}`, { timeout: 40 * 60_000 }, async (t) => {
-    const args = ['--mode', mode, ...(checks ? ['--check', checks] : []), ...(built ? ['--skip-build'] : [])];
+for (const entry of modes) {
+  const [mode, install = 'manifest'] = entry.split(':') as [string, string | undefined];
+  test(`kind e2e: ${mode}, installed from the ${install === 'helm' ? 'Helm chart' : 'release manifest'}`, { timeout: 40 * 60_000 }, async (t) => {
+    const args = ['--mode', mode, '--install', install, ...(checks ? ['--check', checks] : []), ...(built ? ['--skip-build'] : [])];
     const r = await runScript(args);
     if (r.code === 3) {
       t.skip(r.out.match(/kind-e2e: cannot run here: (.*)/)?.[1] ?? 'hack/kind-e2e.sh cannot run on this machine');
