@@ -251,6 +251,12 @@ cleanup_cluster() {
   extra_networks=()
   cluster=""
 }
+# --keep: what is left up, and the commands that remove it.
+kept_message() {
+  echo "kind-e2e: keeping cluster $cluster (--keep); remove it with: $KIND delete cluster --name $cluster"
+  [[ ${#extra_containers[@]} -eq 0 ]] || echo "  and its containers: $RUNTIME rm -f ${extra_containers[*]}"
+  [[ ${#extra_networks[@]} -eq 0 ]] || echo "  and its networks (after the cluster): $RUNTIME network rm -f ${extra_networks[*]}"
+}
 on_exit() {
   local rc=$?
   if [[ $rc -ne 0 && -n $cluster ]]; then
@@ -258,7 +264,7 @@ on_exit() {
       "$KIND" export logs --name "$cluster" "$WEFT_E2E_LOGS_DIR/$cluster" >/dev/null 2>&1 || true
     fi
     if [[ $keep == true ]]; then
-      echo "kind-e2e: keeping cluster $cluster (--keep); delete it with: $KIND delete cluster --name $cluster" >&2
+      kept_message >&2
       cluster=""
     fi
   fi
@@ -659,8 +665,10 @@ run_mode() {
   if want upgrade; then check_upgrade; fi
   if want uninstall; then check_uninstall; fi
   if [[ $keep == true ]]; then
-    echo "kind-e2e: keeping cluster $cluster; delete it with: $KIND delete cluster --name $cluster"
+    kept_message
     cluster=""
+    extra_containers=()
+    extra_networks=()
   else
     cleanup_cluster
   fi
