@@ -26,7 +26,20 @@ export interface EffectiveBGP {
   fullMesh: boolean;
   asNumber: number;
   peers: { peerIP: string; asNumber: number; nodeSelector: string }[];
+  /** Session timers in seconds (RFC 4271 section 4.4); absent in a config.json of an older operator: bgpDefaults. */
+  keepaliveTime?: number;
+  holdTime?: number;
+  /** RFC 4724 graceful restart on every session, and how long peers keep a restarting node's routes (s). */
+  gracefulRestart?: boolean;
+  restartTime?: number;
 }
+
+/**
+ * Defaults of spec.network.bgp's timers (the schema's defaults; a unit test holds them equal):
+ * RFC 4271 section 10's suggested hold time 90 s with keepalives at a third of it; RFC 4724
+ * graceful restart on, peers keeping a restarting node's routes 120 s (BIRD's default).
+ */
+export const bgpDefaults = { keepaliveTime: 30, holdTime: 90, gracefulRestart: true, restartTime: 120 } as const;
 
 export interface EffectiveConfig {
   /** Schema of this document; bump when fields change incompatibly. */
@@ -89,6 +102,14 @@ export const annotations = {
  * agent's uninstall removes only those). 0x57 = 87.
  */
 export const BGP_KERNEL_METRIC = 0x57;
+
+/**
+ * The longest a BIRD started in graceful-restart recovery (`bird -R`) defers pruning the kernel
+ * routes of the BIRD before it, waiting for End-of-RIB from every peer (BIRD's
+ * `graceful restart wait`; its default 240 s would hold new routes back that long when a peer is
+ * gone for good). Seconds.
+ */
+export const BIRD_RECOVERY_WAIT_SECONDS = 60;
 
 /**
  * Placeholders of the `bird.conf` template (present only when BGP is enabled). The node agent

@@ -7,12 +7,13 @@
  * writes. Peers: with bgp.fullMesh every other node, plus the configured bgp.peers that select
  * the node (they are added to the mesh); without fullMesh only the configured peers.
  */
-import { BGP_KERNEL_METRIC, birdTemplatePlaceholders as ph, normalizeCidr, type EffectiveConfig } from '../api/index.ts';
+import { BGP_KERNEL_METRIC, BIRD_RECOVERY_WAIT_SECONDS, bgpDefaults, birdTemplatePlaceholders as ph, normalizeCidr, type EffectiveConfig } from '../api/index.ts';
 
 /** The cluster-wide template, or undefined when BGP is disabled. */
 export function renderBirdTemplate(cfg: EffectiveConfig): string | undefined {
   if (!cfg.bgp.enabled) return undefined;
   const v4Pools = cfg.pools.filter((p) => p.family === 4).map((p) => `${normalizeCidr(p.cidr)}+`);
+  const b = { ...bgpDefaults, ...definedOnly(cfg.bgp) };
   const lines = [
     '# BIRD 2 configuration template rendered by the Weft operator. The node agent replaces the',
     '# placeholders (names in double braces, api birdTemplatePlaceholders; none appear in comments):',
@@ -23,6 +24,9 @@ export function renderBirdTemplate(cfg: EffectiveConfig): string | undefined {
     `#                  ${cfg.bgp.fullMesh ? 'every other node (full mesh) plus ' : ''}the bgp.peers of config.json that select this node`,
     `router id ${ph.routerId};`,
     'timeformat protocol iso long;',
+    // A BIRD started with -R (the agent does so when the kernel still holds the routes of the
+    // BIRD before it) keeps the kernel as it is until every peer sent End-of-RIB, at most this long.
+    `graceful restart wait ${BIRD_RECOVERY_WAIT_SECONDS};`,
     '',
     'protocol device { scan time 10; }',
     '',
@@ -34,7 +38,10 @@ export function renderBirdTemplate(cfg: EffectiveConfig): string | undefined {
     'protocol kernel weft_kernel {',
     '  ipv4 { import none; export where source = RTS_BGP; };',
     `  metric ${BGP_KERNEL_METRIC};`,
+    // persist: a BIRD that exits (killed, upgraded) leaves its routes in the kernel; graceful
+    // restart: the BIRD started after it (with -R) does not prune them before its peers resent theirs.
     '  persist;',
+    `  graceful restart ${b.gracefulRestart ? 'on' : 'off'};`,
     '}',
     '',
     'template bgp weft_peer {',
@@ -45,6 +52,11 @@ export function renderBirdTemplate(cfg: EffectiveConfig): string | undefined {
     // BIRD waits 5 s before the first connect to a new peer by default; nodes join faster.
     '  connect delay time 1;',
     '  connect retry time 5;',
+    `  hold time ${b.holdTime};`,
+    `  keepalive time ${b.keepaliveTime};`,
+    // RFC 4724: a peer whose session drops without a NOTIFICATION (BIRD killed) keeps its routes,
+    // marked stale, for the restart time; the restarted BIRD announces them again and sends End-of-RIB.
+    ...(b.gracefulRestart ? ['  graceful restart on;', `  graceful restart time ${b.restartTime};`] : ['  graceful restart off;']),
     '  ipv4 {',
     v4Pools.length > 0 ? `    import where net ~ [ ${v4Pools.join(', ')} ];` : '    import none;',
     '    export where proto = "weft_blocks";',
@@ -56,4 +68,9 @@ export function renderBirdTemplate(cfg: EffectiveConfig): string | undefined {
     ph.peers,
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The fields of o that are not undefined (an older operator's config.json lacks the timers). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -11,7 +11,7 @@ import type {
   ResourceRequirements,
   Toleration,
 } from '../api/index.ts';
-import { vxlanDefaults } from '../api/index.ts';
+import { bgpDefaults, vxlanDefaults } from '../api/index.ts';
 
 export type Encapsulation = 'Auto' | 'VXLAN' | 'VXLANCrossSubnet' | 'IPIP' | 'IPIPCrossSubnet' | 'None';
 
@@ -32,7 +32,10 @@ export interface NormalizedSpec {
   registry: string;
   imagePullSecrets: LocalObjectReference[];
   mtu: number;
-  bgp: { mode: 'Disabled' | 'FullMesh'; asNumber: number; peers: Required<BGPPeer>[] };
+  bgp: {
+    mode: 'Disabled' | 'FullMesh'; asNumber: number; peers: Required<BGPPeer>[];
+    keepaliveTime: number; holdTime: number; gracefulRestart: boolean; restartTime: number;
+  };
   pools: NormalizedPool[];
   autodetectionV4?: NodeAddressAutodetection;
   autodetectionV6?: NodeAddressAutodetection;
@@ -72,6 +75,10 @@ export function normalizeSpec(installation: Installation): NormalizedSpec {
       mode: bgp.mode ?? specDefaults.bgpMode,
       asNumber: bgp.asNumber ?? specDefaults.asNumber,
       peers: (bgp.peers ?? []).map((p) => ({ peerIP: p.peerIP, asNumber: p.asNumber, nodeSelector: p.nodeSelector ?? '' })),
+      keepaliveTime: bgp.keepaliveTimeSeconds ?? bgpDefaults.keepaliveTime,
+      holdTime: bgp.holdTimeSeconds ?? bgpDefaults.holdTime,
+      gracefulRestart: (bgp.gracefulRestart ?? 'Enabled') === 'Enabled',
+      restartTime: bgp.restartTimeSeconds ?? bgpDefaults.restartTime,
     },
     pools: (net.ipPools ?? []).map((p, index) => {
       const family = p.cidr.includes(':') ? 6 : 4;

@@ -21,6 +21,10 @@ export function effectiveBgp(spec: NormalizedSpec): EffectiveBGP {
     fullMesh: spec.bgp.mode === 'FullMesh',
     asNumber: spec.bgp.asNumber,
     peers: spec.bgp.peers.map((p) => ({ peerIP: p.peerIP, asNumber: p.asNumber, nodeSelector: p.nodeSelector })),
+    keepaliveTime: spec.bgp.keepaliveTime,
+    holdTime: spec.bgp.holdTime,
+    gracefulRestart: spec.bgp.gracefulRestart,
+    restartTime: spec.bgp.restartTime,
   };
 }
 

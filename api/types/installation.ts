@@ -79,6 +79,22 @@ export interface BGPSpec {
    */
   asNumber?: number;
   /**
+   * Seconds between BGP KEEPALIVE messages on every session Weft renders (RFC 4271 section 4.4; one third of holdTimeSeconds is customary).
+   */
+  keepaliveTimeSeconds?: number;
+  /**
+   * Seconds without a message from a peer after which its session is declared down (RFC 4271 hold time; at least 3). Must be larger than keepaliveTimeSeconds.
+   */
+  holdTimeSeconds?: number;
+  /**
+   * BGP graceful restart (RFC 4724) on every session: while a node's BIRD restarts (agent upgrade, pod replaced) its peers keep forwarding to its blocks and the node keeps its own routes, so pod traffic is not interrupted.
+   */
+  gracefulRestart?: 'Enabled' | 'Disabled';
+  /**
+   * Seconds a peer keeps a restarting node's routes while it reconnects (the graceful restart Restart Time, a 12-bit field of RFC 4724).
+   */
+  restartTimeSeconds?: number;
+  /**
    * External BGP peers (e.g. top-of-rack routers).
    *
    * @maxItems 64

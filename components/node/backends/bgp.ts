@@ -5,7 +5,10 @@
 //    fullMesh, plus the configured peers that select this node (they add to the mesh).
 // The config is written atomically (temp file, `bird -p` parse check, rename); BIRD is started
 // when not running, reloaded with `birdc configure` when the file changed, and left alone
-// otherwise, so an agent restart does not disturb sessions.
+// otherwise, so an agent restart does not disturb sessions. A BIRD that died (killed with its
+// agent's pod, upgraded) left its routes in the kernel (`persist`) and its peers keep this node's
+// routes (RFC 4724): the next one is started with -R (graceful-restart recovery), so it keeps
+// the kernel as it is until its peers resent their routes, and no packet is lost meanwhile.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { birdPeers, completeBirdTemplate } from './bird-config.ts';
@@ -16,6 +19,7 @@ import type {
   PeerNode,
 } from './types.ts';
 import { DATAPLANES } from '../../../api/encapsulation.ts';
+import { BGP_KERNEL_METRIC } from '../../../api/effective-config.ts';
 
 function requireBgp(cfg: DataplaneConfig, local: LocalNode): BgpConfig {
   if (!cfg.bgp) throw new Error(`node ${local.name}: dataplane mode bgp needs cfg.bgp (asNumber, template, configPath, socketPath, pidFile)`);
@@ -55,6 +59,23 @@ async function birdRunning(bgp: BgpConfig): Promise<boolean> {
   return r.code === 0 && /Daemon is up and running/.test(r.stdout);
 }
 
+/**
+ * True when the node's main table holds routes a BIRD of Weft wrote (protocol bird, metric
+ * BGP_KERNEL_METRIC) while no BIRD runs: an earlier BIRD exited and `persist` left them. BIRD
+ * must then start in graceful-restart recovery, or its first kernel scan deletes them before its
+ * sessions are up again.
+ */
+export async function kernelHoldsBirdRoutes(ctx: BackendContext): Promise<boolean> {
+  const out = await runChecked(ctx.runner, ['ip', '-4', '-json', 'route', 'show', 'proto', 'bird']);
+  const routes = JSON.parse(out.trim() || '[]') as { metric?: number }[];
+  return routes.some((r) => r.metric === BGP_KERNEL_METRIC);
+}
+
+/** The argv that starts BIRD; with recovery, -R (graceful-restart recovery after start). */
+export function birdStartArgv(bgp: BgpConfig, recovery: boolean): string[] {
+  return [bgp.birdBinary ?? 'bird', '-c', bgp.configPath, '-s', bgp.socketPath, '-P', bgp.pidFile, ...(recovery ? ['-R'] : [])];
+}
+
 /** Writes the config atomically after BIRD's own parse check; starts or reloads BIRD as needed. */
 export async function reconcileBird(text: string, bgp: BgpConfig, ctx: BackendContext): Promise<DaemonReport['action']> {
   const current = await readFile(bgp.configPath, 'utf8').catch(() => null);
@@ -73,9 +94,10 @@ export async function reconcileBird(text: string, bgp: BgpConfig, ctx: BackendCo
   }
   if (!running) {
     await mkdir(dirname(bgp.socketPath), { recursive: true });
-    await runChecked(ctx.runner, [bgp.birdBinary ?? 'bird', '-c', bgp.configPath, '-s', bgp.socketPath, '-P', bgp.pidFile]);
+    const recovery = await kernelHoldsBirdRoutes(ctx);
+    await runChecked(ctx.runner, birdStartArgv(bgp, recovery));
     for (let i = 0; i < 50 && !(await birdRunning(bgp)); i++) await new Promise((r) => setTimeout(r, 100));
-    return 'started';
+    return recovery ? 'recovered' : 'started';
   }
   const out = await runChecked(execRunner(), [bgp.birdcBinary ?? 'birdc', '-s', bgp.socketPath, 'configure']);
   if (!/Reconfigured|Reconfiguration in progress/.test(out)) throw new Error(`birdc configure did not reconfigure BIRD: ${out.trim()}`);

@@ -71,4 +71,6 @@ export interface DataplaneBackend {
 }
 
 export interface BgpSession { peer: string; name: string; state: string; info: string }
-export interface DaemonReport { action: 'none' | 'started' | 'reconfigured'; sessions: BgpSession[] }
+/** action: what the pass did to BIRD; 'recovered': started in graceful-restart recovery (-R),
+ *  because the kernel still held the routes of the BIRD before it. */
+export interface DaemonReport { action: 'none' | 'started' | 'recovered' | 'reconfigured'; sessions: BgpSession[] }

@@ -1,6 +1,7 @@
 // The dataplane scenarios every mode must pass; each mode's *.test.ts calls dataplaneSuite.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { BackendName } from '../../../components/node/backends/index.ts';
 import { EXTERNAL_ADDRESS, TestCluster, type TestPod } from './cluster.ts';
@@ -134,6 +135,42 @@ export function dataplaneSuite(mode: BackendName, opts: SuiteOptions): void {
         assert.equal(added.kernel.ops, removed.kernel.ops, 'adding the peer back should cost what removing it did');
       }
       assert.ok(await ping(pod(1), pod(2).ip), 'pod on re-added peer unreachable');
+    });
+
+    // An agent pod replaced takes BIRD with it (SIGKILL, no NOTIFICATION): the peers keep the
+    // node's routes (RFC 4724 graceful restart), the kernel keeps the node's own (persist), and
+    // the new agent's BIRD starts in recovery (-R) instead of pruning them.
+    test('BIRD SIGKILLed with its agent and started by a new one under ping between every pod pair: zero lost', { skip: mode !== 'bgp' }, async () => {
+      const victim = c.nodes[1]!;
+      const pidFile = c.config(victim).bgp!.pidFile;
+      const birdPid = Number(readFileSync(pidFile, 'utf8').trim());
+      const routes = () => Promise.all(c.nodes.map((n) => must(['ip', '-n', n.netns, 'route', 'show', 'proto', 'bird'])));
+      const before = await routes();
+      const pairs = pods.flatMap((a) => pods.filter((b) => b !== a).map((b) => [a, b] as const));
+      const count = 500; // every 20 ms: 10 s per pair
+      const pingers = pairs.map(([a, b]) => nsRun(a.netns, ['ping', '-q', '-i', '0.02', '-c', String(count), '-W', '1', b.ip], { timeoutMs: 60_000 }).then((r) => ({ a, b, r })));
+      await sleep(1_000);
+      process.kill(birdPid, 'SIGKILL');
+      victim.agent = undefined;
+      await waitFor(async () => { try { process.kill(birdPid, 0); return false; } catch { return true; } }, 'the killed BIRD is gone');
+      await sleep(1_000);
+      assert.deepEqual(await routes(), before, 'routes kept everywhere while the node has no BIRD');
+      victim.agent = c.newAgent(victim);
+      const r = await c.syncNode(victim);
+      assert.equal(r.daemon?.action, 'recovered', 'the new BIRD starts in graceful-restart recovery (-R)');
+      await c.waitForBgp();
+      const socket = c.config(victim).bgp!.socketPath;
+      await waitFor(async () => !/Graceful restart recovery in progress/.test(await must(['birdc', '-s', socket, 'show', 'status'])), 'the recovery ends', 30_000);
+      const lost: string[] = [];
+      for (const { a, b, r: p } of await Promise.all(pingers)) {
+        const m = /(\d+) packets transmitted, (\d+) received/.exec(p.stdout);
+        assert.ok(m, `ping ${a.ip} -> ${b.ip}: ${p.stdout}${p.stderr}`);
+        if (m[1] !== m[2]) lost.push(`${a.name} -> ${b.name}: ${Number(m[1]) - Number(m[2])} of ${m[1]}`);
+      }
+      console.log(`# bgp: BIRD SIGKILLed on ${victim.name} and restarted under ping of ${pairs.length} pod pairs x ${count}: lost ${lost.length ? lost.join('; ') : 'none'}`);
+      assert.deepEqual(lost, []);
+      assert.deepEqual(await routes(), before, 'the same routes after the recovery');
+      assert.equal((await c.syncNode(victim)).daemon?.action, 'none', 'the next pass leaves BIRD alone');
     });
 
     test('agent re-sync and restart under continuous ping lose zero packets', async () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { EffectiveConfig } from '../../../api/effective-config.ts';
 import { renderBirdTemplate } from '../../../render/bird.ts';
 import { birdPeers, completeBirdTemplate, configuredPeersFor } from '../../../components/node/backends/bird-config.ts';
+import { birdStartArgv } from '../../../components/node/backends/bgp.ts';
 
 const cfg = {
   version: 1, mtu: 1500, mtuReason: '', hostPorts: false, bandwidth: false,
@@ -47,6 +48,24 @@ describe('BIRD template completion', () => {
     ] };
     assert.deepEqual(configuredPeersFor(bgp, { rack: 'b' }), [{ address: '198.18.0.2', asNumber: 65001 }]);
     assert.deepEqual(configuredPeersFor(bgp, { rack: 'a' }).map((p) => p.address), ['198.18.0.1', '198.18.0.2']);
+  });
+
+  test('graceful restart (RFC 4724) and the session timers on every session; the kernel kept during recovery', () => {
+    const text = completeBirdTemplate(template, local, peers);
+    const peerTemplate = /template bgp weft_peer \{[\s\S]*?\n\}/.exec(text)![0];
+    assert.match(peerTemplate, /\n {2}graceful restart on;\n {2}graceful restart time 120;/);
+    assert.match(peerTemplate, /\n {2}hold time 90;\n {2}keepalive time 30;/);
+    assert.match(/protocol kernel weft_kernel \{[\s\S]*?\n\}/.exec(text)![0], /persist;\n {2}graceful restart on;/);
+    assert.match(text, /^graceful restart wait \d+;$/m);
+    const tuned = renderBirdTemplate({ ...cfg, bgp: { ...cfg.bgp, holdTime: 9, keepaliveTime: 3, gracefulRestart: false } })!;
+    assert.match(tuned, /hold time 9;\n {2}keepalive time 3;\n {2}graceful restart off;/);
+    assert.match(tuned, /protocol kernel[\s\S]*graceful restart off;/);
+  });
+
+  test('BIRD starts in graceful-restart recovery (-R) only when asked', () => {
+    const bgp = { asNumber: 64512, template, fullMesh: true, peers: [], configPath: '/run/weft/bird.conf', socketPath: '/run/weft/bird.ctl', pidFile: '/run/weft/bird.pid' };
+    assert.deepEqual(birdStartArgv(bgp, false), ['bird', '-c', '/run/weft/bird.conf', '-s', '/run/weft/bird.ctl', '-P', '/run/weft/bird.pid']);
+    assert.deepEqual(birdStartArgv(bgp, true).slice(-1), ['-R']);
   });
 
   test('a template without the placeholders is refused with what is missing', () => {
