@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { nodeAgentRuntime as rt } from '../../api/effective-config.ts';
 import { NodeAgent } from './agent/agent.ts';
+import { DEFAULT_STUCK_PASS_MS } from './agent/liveness.ts';
 import { cleanupNode, describeCleanup } from './agent/uninstall.ts';
 import { execRunner } from './kernel/exec.ts';
 import { installCniBinaries } from './cni/install.ts';
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--leak-scan-interval <duration>', 'scan the host-local store for leaks this often').argParser(parseDuration).default(60_000, '1m'))
     .option('--block-claim-threshold <fraction>', 'claim another block when the node\'s blocks of a pool are used above this', parseFraction, 0.9)
     .addOption(new Option('--status-min-interval <duration>', 'write counter-only NodeNetwork.status changes at most this often').argParser(parseDuration).default(10_000, '10s'))
+    .addOption(new Option('--stuck-pass-limit <duration>', '/healthz fails (and the kubelet restarts the agent) once one control-loop pass runs this long').argParser(parseDuration).default(DEFAULT_STUCK_PASS_MS, '5m'))
     .option('--no-kernel', 'do not program the kernel (IPAM, conflist and status only; no root needed)')
     .option('--link-prefix <prefix>', 'prefix of the interfaces the agent owns', 'weft')
     .option('--nft-table <name>', 'nftables table (family inet) for natOutgoing', 'weft')
@@ -92,6 +94,7 @@ export function buildProgram(): Command {
         leakScanMs: o.leakScanInterval,
         claimThreshold: o.blockClaimThreshold,
         statusMinIntervalMs: o.statusMinInterval,
+        stuckPassMs: o.stuckPassLimit,
         kernel: o.kernel,
         linkPrefix: o.linkPrefix,
         nftTable: o.nftTable,

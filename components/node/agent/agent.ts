@@ -35,6 +35,7 @@ import { computePeers, ipamBlockPeerKey, isIPv4Cidr, nodeNetworkPeerKey } from '
 import { NodeEventRecorder } from './events.ts';
 import { PassObserver, type PassFacts } from './observe.ts';
 import { ProbeHandler, probePeers } from './probe.ts';
+import { DEFAULT_STUCK_PASS_MS, liveness } from './liveness.ts';
 
 export interface AgentOptions {
   nodeName: string;
@@ -64,6 +65,8 @@ export interface AgentOptions {
   claimThreshold: number;
   /** Counter-only status changes are written at most this often. */
   statusMinIntervalMs: number;
+  /** /healthz fails once one pass has run this long (./liveness.ts); default DEFAULT_STUCK_PASS_MS. */
+  stuckPassMs?: number;
   /** false: IPAM, conflist and status only (no root needed; integration tests). */
   kernel: boolean;
   linkPrefix?: string;
@@ -105,6 +108,9 @@ export class NodeAgent {
   /** False until the caches synced and this node's NodeNetwork was read: a pass before that would
    *  compare its status with nothing and write it again (a restarted agent must write nothing). */
   private started = false;
+  /** The pass in flight: when it started (performance.now()) and its step, for /healthz. */
+  private passStartedAt: number | undefined;
+  private passStep: string | undefined;
   private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.2 });
   /** /debug/probe: pings only to peers' underlay and VTEP addresses (./probe.ts). */
   private probes: ProbeHandler | undefined;
@@ -162,7 +168,7 @@ export class NodeAgent {
       port: this.o.healthPort,
       host: this.o.healthHost,
       registry: this.metrics.registry,
-      healthz: () => ({ ok: !this.stopped }),
+      healthz: () => liveness({ stopped: this.stopped, passStartedAt: this.passStartedAt, passStep: this.passStep, now: performance.now(), stuckPassMs: this.o.stuckPassMs ?? DEFAULT_STUCK_PASS_MS }),
       readyz: () => (this.ready ? { ok: true } : { ok: false, detail: !this.state.conflistWritten ? 'conflist not written yet' : `kernel not in sync${this.state.lastError ? `: ${this.state.lastError}` : ''}` }),
       diagnose: () => this.diagnose(),
       probe: (q) => this.probes!.handle(q),
@@ -258,6 +264,7 @@ export class NodeAgent {
     let result: PassResult;
     do {
       this.dirty = false;
+      this.passStartedAt = performance.now();
       try {
         result = await this.pass();
       } catch (e) {
@@ -265,6 +272,9 @@ export class NodeAgent {
         this.log.error({ err: (e as Error).stack ?? String(e) }, 'control-loop pass failed');
         this.state.lastError = (e as Error).message;
         result = { ok: false, again: false };
+      } finally {
+        this.passStartedAt = undefined;
+        this.passStep = undefined;
       }
     } while ((this.dirty || result.again) && !this.stopped);
     this.running = undefined;
@@ -286,7 +296,7 @@ export class NodeAgent {
   private async pass(): Promise<PassResult> {
     const t0 = performance.now();
     this.state.passes++;
-    if (this.uninstalled || uninstallRequested(this.nodeNetworks.store.get(this.o.nodeName))) return this.uninstallPass();
+    if (this.uninstalled || uninstallRequested(this.nodeNetworks.store.get(this.o.nodeName))) { this.passStep = 'uninstall'; return this.uninstallPass(); }
     const node = this.nodeInformer.store.get(this.o.nodeName) ?? this.node;
     this.node = node;
     const problems: ConditionInput[] = [];
@@ -296,6 +306,7 @@ export class NodeAgent {
     let conflistWritten: PassFacts['conflistWritten'];
 
     // IPAM
+    this.passStep = 'ipam';
     let ipam: IpamSnapshot | undefined;
     try {
       ipam = await this.ipam.reconcile({ node, selectedPools: pools, allPools: this.cfg.config.pools, blocks: this.blocks.store.list(), pods: this.pods.store.list(), now: Date.now() });
@@ -308,6 +319,7 @@ export class NodeAgent {
     }
 
     // Conflist
+    this.passStep = 'conflist';
     if (ipam) {
       if (!ipam.blocks.length) {
         this.state.conflistWritten = false;
@@ -331,6 +343,7 @@ export class NodeAgent {
     }
 
     // Kernel
+    this.passStep = 'kernel';
     const kernelAttempted = !!(this.o.kernel && ipam && this.underlay);
     if (this.o.kernel && ipam && this.underlay) {
       try {
@@ -348,6 +361,7 @@ export class NodeAgent {
     this.observer?.observe(this.passFacts(pools, ipam, kernelAttempted, conflistWritten));
 
     // Status
+    this.passStep = 'status';
     try {
       if (this.nodeNetworkGone) {
         this.nodeNetworkGone = false;
