@@ -8,6 +8,7 @@ import { analyze, exitCodeFor } from '../diagnose/analyze.ts';
 import { describeError } from '../errors.ts';
 import { formatJson, formatTable } from '../diagnose/format.ts';
 import { DEFAULT_AGENT_PORT, gather } from '../diagnose/gather.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_PROBE_PEERS } from '../diagnose/bounded.ts';
 import { loadKubeConfig } from '../kube.ts';
 
 function pairs(flag: string) {
@@ -18,13 +19,19 @@ function pairs(flag: string) {
   };
 }
 
+function count(value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > 10_000) throw new InvalidArgumentError(`not a whole number from ${min} to 10000: ${value}`);
+  return n;
+}
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`not a port: ${value}`);
   return n;
 }
 
-interface Opts { node?: string; output: string; kubeconfig?: string; agentPort: number; agentAddress?: Record<string, string>; nodeNetns?: Record<string, string>; local: boolean; timeout: number }
+interface Opts { node?: string; output: string; kubeconfig?: string; agentPort: number; agentAddress?: Record<string, string>; nodeNetns?: Record<string, string>; local: boolean; timeout: number; concurrency: number; probePeers: number }
 
 export async function runDiagnose(o: Opts): Promise<{ code: number; text: string }> {
   const snapshot = await gather({
@@ -35,6 +42,8 @@ export async function runDiagnose(o: Opts): Promise<{ code: number; text: string
     nodeNetns: o.nodeNetns ?? {},
     local: o.local && process.getuid?.() === 0,
     timeoutMs: o.timeout,
+    concurrency: o.concurrency,
+    probePeers: o.probePeers,
   });
   const findings = analyze(snapshot);
   return { code: exitCodeFor(findings), text: o.output === 'json' ? formatJson(findings, snapshot) : formatTable(findings, snapshot) };
@@ -52,6 +61,8 @@ export function registerDiagnose(program: Command): void {
     .option('--node-netns <node=netns>', 'network namespace of a node on this machine, for node-local checks and probes (repeatable; the sandbox annotates its nodes)', pairs('--node-netns'))
     .option('--no-local', 'skip the node-local checks and DF/VXLAN probes even when the node namespaces are on this machine')
     .option('--timeout <ms>', 'per-agent request timeout', (v) => port(v), 5000)
+    .option('--concurrency <n>', 'agent requests and probes in flight at once', (v) => count(v, 1), DEFAULT_CONCURRENCY)
+    .option('--probe-peers <n>', 'peers each node probes for DF and VXLAN (a ring, so every node is probed as often as it probes); 0: every other node', (v) => count(v, 0), DEFAULT_PROBE_PEERS)
     .addHelpText('after', '\nExit code: 0 no findings, 1 warnings only, 2 at least one critical finding, 3 diagnose could not run.')
     .action(async (opts: Opts) => {
       try {

@@ -6,7 +6,8 @@ import { poolEncapsulationFacts, names, configMapKeys, type EffectiveConfig, typ
 import { KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
 import { parseAgentDiagnose } from './agent-report.ts';
 import { collectLocal, dfProbes, tunnelProbes, type LocalNode } from './node-local.ts';
-import { remoteDfProbes, remoteTunnelProbes, type ProbeFrom } from './remote-probe.ts';
+import { remoteDfProbes, remoteTunnelProbes, type ProbeFrom, type ProbeTo } from './remote-probe.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_PROBE_PEERS, mapLimit, probePairs } from './bounded.ts';
 import type { AgentPodFacts, AgentReport, EventFacts, NodeFacts, PodFacts, Snapshot } from './snapshot.ts';
 
 export const DEFAULT_AGENT_PORT = 9099;
@@ -24,6 +25,10 @@ export interface GatherOptions {
   /** Node-local collection and probes (needs root and the namespaces). */
   local: boolean;
   timeoutMs: number;
+  /** Agent requests (and sandbox pings) in flight at once; default DEFAULT_CONCURRENCY. */
+  concurrency?: number;
+  /** Peers each node probes (DF and VXLAN); 0: every other node. Default DEFAULT_PROBE_PEERS. */
+  probePeers?: number;
 }
 
 interface List<T> { items: T[] }
@@ -121,7 +126,9 @@ export async function gather(o: GatherOptions): Promise<Snapshot> {
     const local: LocalNode[] = [];
     // Agents that can probe for nodes not on this machine (their /debug/probe).
     const remote: ProbeFrom[] = [];
-    await Promise.all(asked.map(async (node) => {
+    const concurrency = o.concurrency ?? DEFAULT_CONCURRENCY;
+    const perNode = o.probePeers ?? DEFAULT_PROBE_PEERS;
+    await mapLimit(asked, concurrency, async (node) => {
       const hostPort = o.agentAddresses[node.name] ?? (address(node) ? `${address(node)}:${o.agentPort}` : undefined);
       const endpoint = hostPort ? `http://${hostPort}/debug/diagnose` : '';
       let report: AgentReport;
@@ -141,7 +148,7 @@ export async function gather(o: GatherOptions): Promise<Snapshot> {
         }).catch((e: Error) => { report.lastError = `node-local collection failed: ${e.message}`; });
       }
       snapshot.agents[node.name] = report;
-    }));
+    });
 
     const mtu = installation?.status?.mtu;
     const pools = installation?.status?.ipPools ?? [];
@@ -168,19 +175,25 @@ export async function gather(o: GatherOptions): Promise<Snapshot> {
         const hp = o.agentAddresses[l.name] ?? `${l.address}:${o.agentPort}`;
         return { name: l.name, agent: `http://${hp}` };
       })].sort((a, b) => a.name.localeCompare(b.name));
-      snapshot.dfProbes = await remoteDfProbes(from, targets, mtu + overhead(installation) - 28, o.timeoutMs);
+      // The ring runs over the nodes that can probe; each probes its next perNode such nodes, by
+      // their targets' addresses. Targets that cannot probe are still probed by the last ones.
+      const target = new Map(targets.map((t) => [t.name, t]));
+      const ring = probePairs(from, perNode).flatMap(([a, b]) => (target.has(b.name) ? [[a, target.get(b.name)!] as [ProbeFrom, ProbeTo]] : []));
+      for (const t of targets) if (!from.some((f) => f.name === t.name) && from.length) ring.push([from[ring.length % from.length]!, t]);
+      snapshot.dfProbes = await remoteDfProbes(ring, mtu + overhead(installation) - 28, o.timeoutMs, concurrency);
       if (vxlan) {
-        snapshot.tunnelProbes = await remoteTunnelProbes(from.flatMap((a) => targets.filter((b) => tunnelPeer(a.name, b.name)).map((b) => ({ from: a, to: b.name }))), o.timeoutMs);
+        snapshot.tunnelProbes = await remoteTunnelProbes(ring.filter(([a, b]) => tunnelPeer(a.name, b.name)).map(([a, b]) => ({ from: a, to: b.name })), o.timeoutMs, concurrency);
       }
     } else if (local.length > 1 && mtu) {
       local.sort((a, b) => a.name.localeCompare(b.name));
-      snapshot.dfProbes = await dfProbes(local, mtu + overhead(installation) - 28);
+      const ring = probePairs(local, perNode);
+      snapshot.dfProbes = await dfProbes(ring, mtu + overhead(installation) - 28, concurrency);
       if (vxlan) {
-        const pairs = local.flatMap((a) => local.flatMap((b) => {
+        const pairs = ring.flatMap(([a, b]) => {
           const tunnelAddress = tunnelPeer(a.name, b.name);
           return tunnelAddress ? [{ from: a, to: b, tunnelAddress }] : [];
-        }));
-        snapshot.tunnelProbes = await tunnelProbes(pairs);
+        });
+        snapshot.tunnelProbes = await tunnelProbes(pairs, concurrency);
       }
     }
     return snapshot;

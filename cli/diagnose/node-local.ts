@@ -9,6 +9,7 @@ import { parseBirdProtocols } from '../../components/node/backends/bgp.ts';
 import { execRunner, type CommandRunner } from '../../components/node/kernel/exec.ts';
 import type { AgentReport, DfProbe, InterfaceFacts, TunnelProbe } from './snapshot.ts';
 import { isUnavailable } from './snapshot.ts';
+import { mapLimit } from './bounded.ts';
 
 export interface LocalNode {
   name: string;
@@ -95,21 +96,21 @@ async function ping(ns: CommandRunner, to: string, extra: string[] = []): Promis
   return { ok: r.code === 0, detail: (r.stderr.trim() || r.stdout.trim().split('\n').slice(-2, -1)[0] || '').slice(0, 200) };
 }
 
-/** DF pings between every pair of local nodes' underlay addresses at size (payload bytes). */
-export async function dfProbes(nodes: LocalNode[], size: number): Promise<DfProbe[]> {
-  const pairs = nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b) => [a, b] as const));
-  return Promise.all(pairs.map(async ([a, b]) => {
+/** DF pings over the given pairs of local nodes' underlay addresses at size (payload bytes), at
+ *  most `concurrency` pairs at once. */
+export async function dfProbes(pairs: [LocalNode, LocalNode][], size: number, concurrency: number): Promise<DfProbe[]> {
+  return mapLimit(pairs, concurrency, async ([a, b]) => {
     const ns = execRunner(a.netns);
     const [small, big] = [await ping(ns, b.address), await ping(ns, b.address, ['-M', 'do', '-s', String(size)])];
     return { from: a.name, to: b.name, size, ok: big.ok, smallOk: small.ok, ...(big.ok ? {} : { detail: big.detail }) };
-  }));
+  });
 }
 
 /** Pings of each VXLAN peer's tunnel address (the packets travel on the VXLAN UDP port) next to an underlay ping. */
-export async function tunnelProbes(pairs: { from: LocalNode; to: LocalNode; tunnelAddress: string }[]): Promise<TunnelProbe[]> {
-  return Promise.all(pairs.map(async (p) => {
+export async function tunnelProbes(pairs: { from: LocalNode; to: LocalNode; tunnelAddress: string }[], concurrency: number): Promise<TunnelProbe[]> {
+  return mapLimit(pairs, concurrency, async (p) => {
     const ns = execRunner(p.from.netns);
     const [underlay, tunnel] = [await ping(ns, p.to.address), await ping(ns, p.tunnelAddress)];
     return { from: p.from.name, to: p.to.name, tunnelAddress: p.tunnelAddress, underlayOk: underlay.ok, tunnelOk: tunnel.ok };
-  }));
+  });
 }

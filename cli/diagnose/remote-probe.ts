@@ -4,6 +4,7 @@
 // refuses the target (it does not know that peer yet) or does not answer gives no probe result,
 // so no finding is drawn from it.
 import type { DfProbe, TunnelProbe } from './snapshot.ts';
+import { mapLimit } from './bounded.ts';
 
 export interface ProbeFrom { name: string; /** http://host:port of its agent */ agent: string }
 export interface ProbeTo { name: string; address: string }
@@ -29,20 +30,10 @@ async function ask(agent: string, query: Record<string, string>, timeoutMs: numb
 const ok = (x: unknown) => !!x && typeof x === 'object' && (x as Json).ok === true;
 const detail = (x: unknown) => (x && typeof x === 'object' && typeof (x as Json).detail === 'string' ? (x as Json).detail as string : '');
 
-/** Runs fn over items, at most `limit` at a time. */
-async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) { const i = next++; out[i] = await fn(items[i]!); }
-  }));
-  return out;
-}
-
-/** From each agent, a small ping and a DF ping at size (payload bytes) to every other node. */
-export async function remoteDfProbes(from: ProbeFrom[], to: ProbeTo[], size: number, timeoutMs: number): Promise<DfProbe[]> {
-  const pairs = from.flatMap((a) => to.filter((b) => b.name !== a.name).map((b) => [a, b] as const));
-  const results = await pool(pairs, 4, async ([a, b]): Promise<DfProbe | undefined> => {
+/** For each [agent, target] pair, a small ping and a DF ping at size (payload bytes), at most
+ *  `concurrency` pairs at once. */
+export async function remoteDfProbes(pairs: [ProbeFrom, ProbeTo][], size: number, timeoutMs: number, concurrency: number): Promise<DfProbe[]> {
+  const results = await mapLimit(pairs, concurrency, async ([a, b]): Promise<DfProbe | undefined> => {
     const small = await ask(a.agent, { to: b.address }, timeoutMs);
     const big = await ask(a.agent, { to: b.address, size: String(size), df: '1' }, timeoutMs);
     if (!small || !big) return undefined;
@@ -52,8 +43,8 @@ export async function remoteDfProbes(from: ProbeFrom[], to: ProbeTo[], size: num
 }
 
 /** From each agent, a ping of the peer's VTEP address next to one of its underlay address. */
-export async function remoteTunnelProbes(pairs: { from: ProbeFrom; to: string }[], timeoutMs: number): Promise<TunnelProbe[]> {
-  const results = await pool(pairs, 4, async (p): Promise<TunnelProbe | undefined> => {
+export async function remoteTunnelProbes(pairs: { from: ProbeFrom; to: string }[], timeoutMs: number, concurrency: number): Promise<TunnelProbe[]> {
+  const results = await mapLimit(pairs, concurrency, async (p): Promise<TunnelProbe | undefined> => {
     const r = await ask(p.from.agent, { tunnel: p.to }, timeoutMs);
     if (!r || typeof r.tunnelAddress !== 'string') return undefined;
     return { from: p.from.name, to: p.to, tunnelAddress: r.tunnelAddress, underlayOk: ok(r.underlay), tunnelOk: ok(r.tunnel) };
