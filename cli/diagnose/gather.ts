@@ -175,11 +175,13 @@ export async function gather(o: GatherOptions): Promise<Snapshot> {
         const hp = o.agentAddresses[l.name] ?? `${l.address}:${o.agentPort}`;
         return { name: l.name, agent: `http://${hp}` };
       })].sort((a, b) => a.name.localeCompare(b.name));
-      // The ring runs over the nodes that can probe; each probes its next perNode such nodes, by
-      // their targets' addresses. Targets that cannot probe are still probed by the last ones.
+      // The ring runs over the nodes whose agents can probe: each probes its next perNode of them.
+      // A node whose agent cannot (it did not answer) is still probed, by perNode agents in turn.
       const target = new Map(targets.map((t) => [t.name, t]));
       const ring = probePairs(from, perNode).flatMap(([a, b]) => (target.has(b.name) ? [[a, target.get(b.name)!] as [ProbeFrom, ProbeTo]] : []));
-      for (const t of targets) if (!from.some((f) => f.name === t.name) && from.length) ring.push([from[ring.length % from.length]!, t]);
+      const silent = targets.filter((t) => !from.some((f) => f.name === t.name));
+      const k = perNode <= 0 ? from.length : Math.min(perNode, from.length);
+      silent.forEach((t, j) => { for (let d = 0; d < k; d++) ring.push([from[(j + d) % from.length]!, t]); });
       snapshot.dfProbes = await remoteDfProbes(ring, mtu + overhead(installation) - 28, o.timeoutMs, concurrency);
       if (vxlan) {
         snapshot.tunnelProbes = await remoteTunnelProbes(ring.filter(([a, b]) => tunnelPeer(a.name, b.name)).map(([a, b]) => ({ from: a, to: b.name })), o.timeoutMs, concurrency);

@@ -107,10 +107,10 @@ describe('probing for real (loopback addresses stand in for peers)', () => {
     const server = await startAgentHttpServer({ port: 0, host: '127.0.0.1', registry: new Registry(), healthz: () => ({ ok: true }), readyz: () => ({ ok: true }), diagnose: async () => ({}), probe: (q) => handler.handle(q) });
     try {
       const from = [{ name: 'node-a', agent: `http://127.0.0.1:${server.port}` }];
-      const df = await remoteDfProbes(from, [{ name: 'node-a', address: '127.0.0.1' }, { name: 'node-b', address: '127.0.0.2' }, { name: 'node-c', address: '127.0.0.4' }], 1472, 5000);
+      const df = await remoteDfProbes([[from[0]!, { name: 'node-b', address: '127.0.0.2' }], [from[0]!, { name: 'node-c', address: '127.0.0.4' }]], 1472, 5000, 2);
       // node-c is not a peer of that agent: it refuses, and no probe result (no finding) comes of it.
       assert.deepEqual(df, [{ from: 'node-a', to: 'node-b', size: 1472, ok: true, smallOk: true }]);
-      const tunnel = await remoteTunnelProbes([{ from: from[0]!, to: 'node-b' }, { from: from[0]!, to: 'node-c' }], 5000);
+      const tunnel = await remoteTunnelProbes([{ from: from[0]!, to: 'node-b' }, { from: from[0]!, to: 'node-c' }], 5000, 2);
       assert.deepEqual(tunnel, [{ from: 'node-a', to: 'node-b', tunnelAddress: '127.0.0.3', underlayOk: true, tunnelOk: true }]);
     } finally {
       await server.close();
