@@ -3,7 +3,7 @@
  * effective network configuration, stored as JSON under key `config.json` of the ConfigMap
  * `weft-config` in `weft-system`. Every choice is already made here (no "Auto").
  */
-import type { DataplaneMode, EffectiveEncapsulation } from './encapsulation.ts';
+import type { DataplaneMode, EffectiveEncapsulation, EncryptionMode } from './encapsulation.ts';
 import type { NodeAddressAutodetection } from './types/installation.ts';
 
 export interface EffectivePool {
@@ -54,6 +54,17 @@ export interface EffectiveConfig {
   bandwidth: boolean;
   vxlan: { vni: number; port: number; device: string };
   ipip: { device: string };
+  /**
+   * spec.network.encryption when it is on; absent means Disabled (so the config, and its hash,
+   * of clusters without encryption are what they were before encryption existed).
+   */
+  encryption?: EffectiveEncryption;
+}
+
+/** WireGuard between nodes: every node's device listens on `port` (UDP). */
+export interface EffectiveEncryption {
+  mode: Exclude<EncryptionMode, 'Disabled'>;
+  port: number;
 }
 
 /**

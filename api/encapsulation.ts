@@ -5,7 +5,8 @@
  * only by the typed tables below — never by matching string prefixes — and every fact that
  * follows from a mode (its tunnel, whether it routes directly within a subnet, its overhead) is
  * read from here: render's MTU and dataplane choice, the agent's backends and MTU check, and
- * `weft diagnose`.
+ * `weft diagnose`. Encryption (spec.network.encryption) is a layer over any encapsulation and
+ * has its overhead here too (ENCRYPTIONS, podOverhead).
  */
 
 /** Encapsulation as the Installation and its status spell it (Auto already resolved). */
@@ -76,4 +77,44 @@ export function poolEncapsulationFacts(p: { encapsulation?: string; dataplane?: 
   if (isEncapsulation(p.encapsulation)) return ENCAPSULATIONS[p.encapsulation];
   if (isDataplaneMode(p.dataplane)) return DATAPLANES[p.dataplane];
   return undefined;
+}
+
+/** spec.network.encryption.mode. */
+export type EncryptionMode = 'Disabled' | 'WireGuard';
+
+export interface EncryptionFacts {
+  /**
+   * Bytes every encrypted packet carries on top of the pod's packet over an IPv4 underlay:
+   * outer IPv4 20 + UDP 8 + WireGuard data header 16 (type 4, receiver index 4, counter 8) +
+   * Poly1305 tag 16 = 60 (the WireGuard whitepaper, section 5.4.6).
+   */
+  overhead: number;
+  /** The same over an IPv6 underlay: the outer header is 40 bytes, so 80. */
+  overheadV6: number;
+}
+
+/** Every encryption mode and its overhead (DESIGN.md, "Encapsulation overheads"). */
+export const ENCRYPTIONS: Readonly<Record<EncryptionMode, EncryptionFacts>> = {
+  Disabled: { overhead: 0, overheadV6: 0 },
+  WireGuard: { overhead: 60, overheadV6: 80 },
+};
+
+/** The UDP port WireGuard listens on when spec.network.encryption.port is left out (the schema's default; a test holds them equal). */
+export const WIREGUARD_DEFAULT_PORT = 51830;
+
+export function isEncryptionMode(s: unknown): s is EncryptionMode {
+  return typeof s === 'string' && Object.hasOwn(ENCRYPTIONS, s);
+}
+
+/**
+ * What limits the pod MTU when pods of an encapsulation talk across nodes with an encryption
+ * mode: WireGuard replaces the tunnel between nodes (encrypted packets go straight to the peer's
+ * underlay address), but while encryption is switched on or off a peer may still be reached
+ * through the pool's own encapsulation, so the larger of the two overheads applies. IPv4
+ * underlay; over IPv6 add the 20 bytes of the larger outer header to a tunnel's overhead.
+ */
+export function podOverhead(encapsulation: EffectiveEncapsulation, encryption: EncryptionMode = 'Disabled'): { overhead: number; by: EffectiveEncapsulation | 'WireGuard' } {
+  const e = ENCRYPTIONS[encryption].overhead;
+  const t = ENCAPSULATIONS[encapsulation].overhead;
+  return e > t ? { overhead: e, by: 'WireGuard' } : { overhead: t, by: encapsulation };
 }

@@ -11,7 +11,7 @@ import type {
   ResourceRequirements,
   Toleration,
 } from '../api/index.ts';
-import { bgpDefaults, vxlanDefaults } from '../api/index.ts';
+import { bgpDefaults, vxlanDefaults, WIREGUARD_DEFAULT_PORT, type EncryptionMode } from '../api/index.ts';
 
 export type Encapsulation = 'Auto' | 'VXLAN' | 'VXLANCrossSubnet' | 'IPIP' | 'IPIPCrossSubnet' | 'None';
 
@@ -42,6 +42,7 @@ export interface NormalizedSpec {
   hostPorts: boolean;
   bandwidth: boolean;
   vxlan: { vni: number; port: number };
+  encryption: { mode: EncryptionMode; port: number };
   cni: { binDir: string; confDir: string; confName: string };
   nodeAgent: { resources?: ResourceRequirements; tolerations: Toleration[]; nodeSelector: Record<string, string> };
 }
@@ -57,6 +58,8 @@ export const specDefaults = {
   nodeSelector: '',
   hostPorts: 'Enabled',
   bandwidth: 'Disabled',
+  encryptionMode: 'Disabled',
+  encryptionPort: WIREGUARD_DEFAULT_PORT,
   binDir: '/opt/cni/bin',
   confDir: '/etc/cni/net.d',
   confName: '10-weft.conflist',
@@ -98,6 +101,7 @@ export function normalizeSpec(installation: Installation): NormalizedSpec {
     hostPorts: (net.hostPorts ?? specDefaults.hostPorts) === 'Enabled',
     vxlan: { vni: net.vxlan?.vni ?? vxlanDefaults.vni, port: net.vxlan?.port ?? vxlanDefaults.port },
     bandwidth: (net.bandwidth ?? specDefaults.bandwidth) === 'Enabled',
+    encryption: { mode: net.encryption?.mode ?? specDefaults.encryptionMode, port: net.encryption?.port ?? specDefaults.encryptionPort },
     cni: {
       binDir: spec.cni?.binDir ?? specDefaults.binDir,
       confDir: spec.cni?.confDir ?? specDefaults.confDir,

@@ -58,5 +58,6 @@ export function buildEffectiveConfig(spec: NormalizedSpec, pools: EffectivePool[
     bandwidth: spec.bandwidth,
     vxlan: { vni: spec.vxlan.vni, port: spec.vxlan.port, device: VXLAN.device },
     ipip: { ...IPIP },
+    ...(spec.encryption.mode === 'WireGuard' ? { encryption: { mode: spec.encryption.mode, port: spec.encryption.port } } : {}),
   };
 }

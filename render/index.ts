@@ -3,6 +3,7 @@
  * reasons for every choice. Pure: no I/O, no clock, no randomness; same input, same bytes.
  */
 import type { EffectivePool, Installation } from '../api/index.ts';
+import { ENCRYPTIONS } from '../api/index.ts';
 import { renderBirdTemplate } from './bird.ts';
 import { renderConfigMap } from './configmap.ts';
 import { renderConflist } from './conflist.ts';
@@ -142,9 +143,17 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
     }
   }
 
-  const mtu = decideMtu(spec.mtu, pools, nodes);
+  const mtu = decideMtu(spec.mtu, pools, nodes, spec.encryption.mode);
   explain.push(...mtu.explain);
   degraded.push(...mtu.problems);
+  if (spec.encryption.mode === 'WireGuard') {
+    const wg = ENCRYPTIONS.WireGuard;
+    explain.push({
+      subject: 'encryption',
+      decision: `WireGuard, UDP port ${spec.encryption.port}`,
+      reason: `spec.network.encryption.mode is WireGuard: pod traffic between nodes is encrypted (kernel WireGuard where the module exists, userspace wireguard-go otherwise; NodeNetwork status says which); it adds ${wg.overhead} bytes per packet (${wg.overheadV6} over an IPv6 underlay), which the MTU ${spec.mtu > 0 ? 'set in spec.network.mtu must leave room for' : 'above subtracts'}`,
+    });
+  }
 
   const effective = buildEffectiveConfig(spec, pools, mtu.mtu, mtu.reason);
   const b = effective.bgp;

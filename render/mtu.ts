@@ -1,8 +1,9 @@
 /**
  * The pod MTU: the user's spec.network.mtu, or the smallest underlay MTU of all nodes minus the
- * largest encapsulation overhead of the pools (DESIGN.md, "Encapsulation overheads").
+ * largest overhead of the pools' encapsulations and of the encryption (DESIGN.md,
+ * "Encapsulation overheads"; api/encapsulation.ts podOverhead).
  */
-import { encapsulationOverhead, type EffectiveEncapsulation } from '../api/index.ts';
+import { podOverhead, type EffectiveEncapsulation, type EncryptionMode } from '../api/index.ts';
 import type { ClusterProblem, Explanation, NodeFacts } from './types.ts';
 import { describeFixes, type Fix } from '../api/advice.ts';
 import { compareStrings, nameList, primaryFamily } from './underlay.ts';
@@ -25,12 +26,17 @@ export interface MtuDecision {
   problems: ClusterProblem[];
 }
 
-/** The encapsulation with the largest overhead among the pools (first pool wins a tie). */
-export function largestOverhead(pools: readonly MtuPool[]): { mode: EffectiveEncapsulation; overhead: number } {
-  let best: { mode: EffectiveEncapsulation; overhead: number } = { mode: 'None', overhead: 0 };
+/** What limits the pod MTU: the encapsulation with the largest overhead among the pools (first
+ *  pool wins a tie), or WireGuard when encryption is on and its overhead is larger. */
+export type OverheadSource = EffectiveEncapsulation | 'WireGuard';
+
+/** The largest overhead among the pools with the encryption mode (first pool wins a tie). */
+export function largestOverhead(pools: readonly MtuPool[], encryption: EncryptionMode = 'Disabled'): { mode: OverheadSource; overhead: number } {
+  const base = podOverhead('None', encryption);
+  let best: { mode: OverheadSource; overhead: number } = { mode: base.by, overhead: base.overhead };
   for (const p of pools) {
-    const o = encapsulationOverhead[p.encapsulation];
-    if (o > best.overhead) best = { mode: p.encapsulation, overhead: o };
+    const o = podOverhead(p.encapsulation, encryption);
+    if (o.overhead > best.overhead) best = { mode: o.by, overhead: o.overhead };
   }
   return best;
 }
@@ -42,15 +48,17 @@ interface NodeMtu {
   pod: number;
 }
 
-function formula(n: Pick<NodeMtu, 'underlay' | 'ipv6Extra'>, mode: EffectiveEncapsulation, overhead: number): string {
+function formula(n: Pick<NodeMtu, 'underlay' | 'ipv6Extra'>, mode: OverheadSource, overhead: number): string {
   if (overhead === 0) return `min node MTU ${n.underlay}, no encapsulation overhead`;
   const v6 = n.ipv6Extra > 0 ? ` - IPv6 underlay ${n.ipv6Extra}` : '';
-  return `min node MTU ${n.underlay} - ${mode} ${overhead}${v6}`;
+  // WireGuard is named as encryption: it is no pool's encapsulation, and it wins over the pools' own.
+  const what = mode === 'WireGuard' ? 'WireGuard encryption' : mode;
+  return `min node MTU ${n.underlay} - ${what} ${overhead}${v6}`;
 }
 
 /** What the underlay allows, from the nodes that reported an MTU; undefined before any did. */
-function autodetect(pools: readonly MtuPool[], nodes: readonly NodeFacts[]): { mtu: number; reason: string; provisional: boolean } {
-  const { mode, overhead } = largestOverhead(pools);
+function autodetect(pools: readonly MtuPool[], nodes: readonly NodeFacts[], encryption: EncryptionMode): { mtu: number; reason: string; provisional: boolean } {
+  const { mode, overhead } = largestOverhead(pools, encryption);
   const measured: NodeMtu[] = nodes
     .filter((n) => n.mtu !== undefined)
     .map((n) => {
@@ -74,8 +82,9 @@ function autodetect(pools: readonly MtuPool[], nodes: readonly NodeFacts[]): { m
   return { mtu, reason: `${formula(first, mode, overhead)} (nodes: ${nameList(same.map((n) => n.name))})${pendingNote}`, provisional: false };
 }
 
-export function decideMtu(specMtu: number, pools: readonly MtuPool[], nodes: readonly NodeFacts[]): MtuDecision {
-  const auto = autodetect(pools, nodes);
+/** The pod MTU and why; `encryption` is spec.network.encryption.mode (its overhead counts like a tunnel's). */
+export function decideMtu(specMtu: number, pools: readonly MtuPool[], nodes: readonly NodeFacts[], encryption: EncryptionMode = 'Disabled'): MtuDecision {
+  const auto = autodetect(pools, nodes, encryption);
   const explain: Explanation[] = [];
   const problems: ClusterProblem[] = [];
   let mtu: number;

@@ -55,6 +55,7 @@ export interface NetworkSpec {
    */
   ipPools?: IPPool[];
   vxlan?: VXLANSpec;
+  encryption?: EncryptionSpec;
   nodeAddressAutodetectionV4?: NodeAddressAutodetection;
   nodeAddressAutodetectionV6?: NodeAddressAutodetection;
   /**
@@ -151,6 +152,19 @@ export interface VXLANSpec {
   vni?: number;
   /**
    * UDP destination port of the VXLAN packets, 1024-65535; allow it between the nodes in host and cloud firewalls.
+   */
+  port?: number;
+}
+/**
+ * Encryption of pod traffic between nodes. WireGuard encrypts every packet a pod sends to a pod on another node (each node generates its own key pair; the private key never leaves the node). Nodes whose kernel has no WireGuard module run the userspace wireguard-go shipped in the node image; NodeNetwork status names which one runs. Pod MTU autodetection subtracts WireGuard's 60 bytes (80 over IPv6).
+ */
+export interface EncryptionSpec {
+  /**
+   * WireGuard encrypts pod traffic between nodes; Disabled sends it as the pools' encapsulation does. Switching either way loses no traffic: nodes accept plain and encrypted packets while the change rolls out.
+   */
+  mode?: 'Disabled' | 'WireGuard';
+  /**
+   * UDP port WireGuard listens on, 1024-65535; allow it between the nodes in host and cloud firewalls. The default 51830 differs from Calico's (51820/51821) and Cilium's (51871), so Weft and the network it replaces can run side by side.
    */
   port?: number;
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { EffectivePool } from '../../../api/effective-config.ts';
-import { DATAPLANES } from '../../../api/encapsulation.ts';
+import { DATAPLANES, podOverhead } from '../../../api/encapsulation.ts';
 import type { NodeNetworkStatus } from '../../../api/types/nodenetwork.ts';
 import { Backoff, Informer, KubeClient, isNotFound, sleep, type InformerEvent, type KubeObject } from '../../../kube/index.ts';
 import { NodeDataplane, tunnelAddress, type BackendName, type DataplaneConfig, type LocalNode, type NodeSyncReport, type PeerNode } from '../backends/index.ts';
@@ -521,8 +521,10 @@ export class NodeAgent {
     };
   }
 
+  /** Bytes between a pod packet and the underlay MTU: the backend's tunnel, or WireGuard's when
+   *  encryption is on and larger (api/encapsulation.ts podOverhead). */
   private overhead(pools: EffectivePool[]): number {
-    return DATAPLANES[this.backendFor(pools)].overhead;
+    return podOverhead(DATAPLANES[this.backendFor(pools)].encapsulation, this.cfg.config.encryption?.mode ?? 'Disabled').overhead;
   }
 
   /** Writes status when it changed. Changes peers care about (address, VTEP, blocks, Ready)

@@ -59,6 +59,15 @@ function checkConfig(c: unknown, source: string): EffectiveConfig {
     if (!ok || !/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/.test(p.cidr)) schema.push(`pools[${i}].cidr: ${JSON.stringify(String(p.cidr).slice(0, 64))} is not a CIDR`);
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || p.name.length > 63) schema.push(`pools[${i}].name: ${JSON.stringify(String(p.name).slice(0, 64))} is not a DNS label`);
   });
+  // Encryption: the port becomes a `wg set listen-port` argument (the CRD's range and exclusions).
+  const enc = cfg.encryption as unknown;
+  if (enc !== undefined) {
+    const e = enc as { mode?: unknown; port?: unknown };
+    if (e.mode !== 'WireGuard') schema.push(`encryption.mode: ${JSON.stringify(String(e.mode).slice(0, 32))} is not WireGuard (Disabled is written as no encryption key)`);
+    if (typeof e.port !== 'number' || !Number.isInteger(e.port) || e.port < 1024 || e.port > 65535 || e.port === 9099 || e.port === 179) {
+      schema.push(`encryption.port: ${JSON.stringify(e.port)} is not a UDP port 1024-65535 other than 9099 and 179`);
+    }
+  }
   if (schema.length) throw new Error(`${source}: ${schema.join('; ')} (the operator renders only admitted values: is this ConfigMap edited by hand?)`);
   return cfg as EffectiveConfig;
 }

@@ -66,6 +66,14 @@ describe('agent configuration', () => {
     await assert.rejects(loadConfig(write('pool', { ...config, pools: [{ ...config.pools[0]!, cidr: '10.70.0.0/24 dev eth0' }] })), /pools\[0\]\.cidr/);
   });
 
+  test('encryption: WireGuard with a port loads; a port that is not one, or another mode, is refused', async () => {
+    const loaded = await loadConfig(write('wg', { ...config, encryption: { mode: 'WireGuard', port: 51830 } }));
+    assert.deepEqual(loaded.config.encryption, { mode: 'WireGuard', port: 51830 });
+    await assert.rejects(loadConfig(write('wgport', { ...config, encryption: { mode: 'WireGuard', port: '51830 peer x' as unknown as number } })), /config\.json: encryption\.port: /);
+    await assert.rejects(loadConfig(write('wgport2', { ...config, encryption: { mode: 'WireGuard', port: 9099 } })), /encryption\.port/);
+    await assert.rejects(loadConfig(write('wgmode', { ...config, encryption: { mode: 'IPsec' as 'WireGuard', port: 51830 } })), /encryption\.mode/);
+  });
+
   test('conflist writes leave no temp file and are skipped when unchanged', async () => {
     const p = join(dir, 'net.d', '10-weft.conflist');
     assert.equal(await writeFileIfChanged(p, 'a\n'), true);

@@ -60,4 +60,20 @@ describe('decideMtu', () => {
     assert.equal(d.mtu, 1250);
     assert.equal(d.problems[0]?.reason, 'MTUTooSmall');
   });
+  test('WireGuard adds 60 bytes over IPv4, 80 over IPv6, and wins over VXLAN\'s 50', () => {
+    const d = decideMtu(0, [pool('VXLAN')], [node('a', 9000), node('b', 1500)], 'WireGuard');
+    assert.equal(d.mtu, 1440);
+    assert.match(d.reason, /^min node MTU 1500 - WireGuard encryption 60 \(nodes: b\)$/);
+    assert.equal(decideMtu(0, [pool('None')], [node('a', 1500)], 'WireGuard').mtu, 1440);
+    assert.equal(decideMtu(0, [pool('None')], [node('a', 1500, 'fd00:18::5/64')], 'WireGuard').mtu, 1420);
+    assert.equal(decideMtu(0, [pool('None')], [], 'WireGuard').mtu, 1440, 'provisional: 1500 assumed');
+    assert.equal(decideMtu(0, [pool('VXLAN')], [node('a', 1500)], 'Disabled').mtu, 1450);
+    assert.deepEqual(largestOverhead([pool('IPIP'), pool('VXLAN')], 'WireGuard'), { mode: 'WireGuard', overhead: 60 });
+  });
+  test('a set MTU that leaves no room for WireGuard is reported', () => {
+    const d = decideMtu(1450, [pool('VXLAN')], [node('a', 1500)], 'WireGuard');
+    assert.equal(d.mtu, 1450);
+    assert.equal(d.problems[0]?.reason, 'MTUTooLarge');
+    assert.match(d.problems[0]!.message, /WireGuard encryption 60 \(nodes: a\) leaves 1440 for pods/);
+  });
 });
