@@ -30,6 +30,9 @@
 #   hack/kind-e2e.sh --install helm           install with `helm install weft charts/weft` (the
 #                                             chart's defaults render config/release/weft.yaml)
 #                                             instead of `kubectl apply -f config/release/weft.yaml`
+#   hack/kind-e2e.sh --prepare                build what the runs need (kind, the node image, the
+#                                             Weft and test images) and exit; `npm test` runs it
+#                                             in the background while the other tiers run
 #   hack/kind-e2e.sh --list-modes             print the modes and exit
 #   hack/kind-e2e.sh --print-installation M   print the Installation of mode M and exit
 #
@@ -54,6 +57,7 @@ print_mode=""
 keep=false
 build=true
 install_with=manifest
+prepare=false
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mode)
@@ -68,6 +72,7 @@ while [[ $# -gt 0 ]]; do
       ;;
     --keep) keep=true; shift ;;
     --skip-build) build=false; shift ;;
+    --prepare) prepare=true; shift ;;
     --install)
       [[ $# -ge 2 && ( $2 == manifest || $2 == helm ) ]] || { echo "kind-e2e: --install takes manifest or helm" >&2; exit 2; }
       install_with=$2
@@ -79,7 +84,7 @@ while [[ $# -gt 0 ]]; do
       print_mode=$2
       shift 2
       ;;
-    -h|--help) sed -n '2,44p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kind-e2e: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -678,6 +683,10 @@ run_mode() {
 work=$(mktemp -d)
 kubeconfig="$work/kubeconfig"
 if [[ $build == true ]]; then build_images; fi
+if [[ $prepare == true ]]; then
+  echo "kind-e2e: prepared in ${SECONDS}s: kind $KIND, node image $KIND_NODE_IMAGE, images $operator_image $node_image $upgrade_image${HELM:+, helm $HELM}"
+  exit 0
+fi
 for mode in "${modes[@]}"; do run_mode; done
 mode=""
 echo "kind-e2e: passed: ${modes[*]} in ${SECONDS}s"

@@ -3,8 +3,8 @@
  * dataplane, e2e (kind on podman or Docker: test/e2e, hack/kind-e2e.sh). A tier that cannot run says why; it never passes silently. Ends with one summary
  * line: `tests: N passed, N failed, N skipped`.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { dirname } from 'node:path';
@@ -59,8 +59,10 @@ function cannotRun(tier: Tier): string | undefined {
   return undefined;
 }
 
-/** Builds the cached control plane before the integration tier, with its own progress output. */
+/** Builds the cached control plane before the integration tier, and waits for the e2e builds
+ *  before the e2e tier, each with its own progress output. */
 function prepare(tier: Tier): string | undefined {
+  if (tier === 'e2e') return undefined; // awaited in the loop (asynchronous)
   if (tier !== 'integration') return undefined;
   const build = join(root, 'hack/testenv/build');
   if (!existsSync(build)) return 'hack/testenv/build is missing';
@@ -103,6 +105,26 @@ const program = new Command('test')
   .parse(process.argv);
 const opts = program.opts<{ tier: Tier[]; only?: string }>();
 
+/**
+ * The e2e tier's builds (kind, the kind node image, Weft's images: tens of minutes on a cold
+ * machine, mostly Go compiles) start at once in the background at nice 19, so they use the CPU the
+ * other tiers leave idle while those wait on API servers and pings; the e2e tier waits for them.
+ */
+interface Preparation { child: ChildProcess; log: string; done: Promise<number | null>; started: number }
+function prepareE2eInBackground(): Preparation | undefined {
+  if (!opts.tier.includes('e2e') || cannotRun('e2e')) return undefined;
+  if (opts.only && !testFiles(join(root, 'test', 'e2e')).some((f) => f.includes(opts.only!))) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'weft-e2e-prepare-'));
+  const log = join(dir, 'prepare.log');
+  const fd = openSync(log, 'a');
+  const child = spawn('nice', ['-n', '19', 'bash', join(root, 'hack/kind-e2e.sh'), '--prepare', '--install', 'helm'], { cwd: root, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const done = new Promise<number | null>((resolve) => { child.on('close', (code) => resolve(code)); child.on('error', () => resolve(null)); });
+  console.log(`e2e: building kind, the node image and the images in the background (nice 19); progress: ${log}`);
+  return { child, log, done, started: Date.now() };
+}
+const preparation = prepareE2eInBackground();
+
 const total: Counts = { pass: 0, fail: 0, skipped: 0, todo: 0 };
 const notRun: string[] = [];
 for (const tier of allTiers.filter((t) => opts.tier.includes(t))) {
@@ -118,6 +140,24 @@ for (const tier of allTiers.filter((t) => opts.tier.includes(t))) {
     notRun.push(`${tier}: ${why}`);
     if ((tier === 'integration' || tier === 'e2e') && process.env.CI && commandExists('go')) total.fail += 1;
     continue;
+  }
+  if (tier === 'e2e' && preparation) {
+    console.log(`\n== e2e: waiting for the background build (${Math.round((Date.now() - preparation.started) / 1000)} s so far; ${preparation.log})`);
+    const code = await preparation.done;
+    const tail = readFileSync(preparation.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+    if (code === 3) {
+      const why = tail.match(/kind-e2e: cannot run here: (.*)/)?.[1] ?? 'hack/kind-e2e.sh --prepare says this machine cannot run it';
+      console.log(`\n== e2e: NOT RUN (${files.length} files): ${why}`);
+      notRun.push(`e2e: ${why}`);
+      if (process.env.CI) total.fail += 1;
+      continue;
+    }
+    if (code !== 0) {
+      console.log(`${tail}\n== e2e: FAILED: the background build (hack/kind-e2e.sh --prepare) exited with ${code}; its log: ${preparation.log}`);
+      total.fail += 1;
+      continue;
+    }
+    console.log(`e2e: built in ${Math.round((Date.now() - preparation.started) / 1000)} s (${tail.split('\n').pop()})`);
   }
   console.log(`\n== ${tier}: ${files.length} files`);
   const c = runTier(tier, files, tier === 'unit' ? 2 : 1);
