@@ -79,6 +79,9 @@ export const configMapKeys = {
   config: 'config.json',
   conflist: 'cni-conflist',
   bird: 'bird.conf',
+  /** The config hash of this ConfigMap's content (the same value as its weft.dev/config-hash
+   *  annotation): the agent reads which configuration a mounted copy holds without recomputing it. */
+  hash: 'config-hash',
 } as const;
 
 export const names = {
@@ -101,7 +104,21 @@ export const labels = {
 } as const;
 
 export const annotations = {
+  /** On the weft-config ConfigMap: the hash of everything the agent runs (api/config-hash.ts). */
   configHash: 'weft.dev/config-hash',
+  /**
+   * On the DaemonSet's pod template (so on every agent pod): the config hash of the Installation
+   * rendered without cluster facts. It changes only with the Installation (or the operator), never
+   * when nodes report addresses or MTUs, so facts never replace an agent process: agents apply
+   * fact-driven configuration in place (docs/adr/0010).
+   */
+  specHash: 'weft.dev/spec-hash',
+  /**
+   * On a NodeNetwork, set by the operator's rollout: the configuration hash this node's running
+   * agent may apply in place. The agent applies its mounted ConfigMap once the ConfigMap holds
+   * exactly this hash (docs/adr/0010).
+   */
+  configGrant: 'network.weft.dev/config-hash',
   crdRevision: 'weft.dev/crd-revision',
   /** On IPAMBlocks: when the node claimed it (ms); orders a node's blocks stably (its VTEP comes from the first). */
   claimedAt: 'network.weft.dev/claimed-at',
@@ -159,7 +176,7 @@ export const nodeAgentRuntime = {
   runDir: '/run/weft',
   env: {
     nodeName: 'NODE_NAME',
-    /** The config hash of the pod template this agent was started from (annotations.configHash). */
-    configHash: 'WEFT_CONFIG_HASH',
+    /** The agent pod's UID, reported in NodeNetwork.status.podUID. */
+    podUID: 'POD_UID',
   },
 } as const;

@@ -1,8 +1,9 @@
 /**
  * The weft-config ConfigMap: config.json (the EffectiveConfig as canonical JSON), the CNI
- * conflist template and, with BGP, the BIRD template. Annotated with the config hash so an agent
- * can tell whether the ConfigMap still holds the config it was started with (it compares it with
- * WEFT_CONFIG_HASH) and must not pick up a newer one before the operator replaces it.
+ * conflist template, with BGP the BIRD template, and the config hash of all of it (also the
+ * weft.dev/config-hash annotation). A running agent applies a changed ConfigMap in place only once
+ * the operator hands its node that hash (NodeNetwork annotation network.weft.dev/config-hash,
+ * docs/adr/0010), so a new configuration still reaches the nodes one health gate at a time.
  */
 import { annotations, configMapKeys, names, type EffectiveConfig } from '../api/index.ts';
 import { canonicalJson } from '../api/config-hash.ts';
@@ -20,6 +21,7 @@ export function renderConfigMap(
     [configMapKeys.config]: `${canonicalJson(effective, 2)}\n`,
     [configMapKeys.conflist]: conflist,
     ...(bird !== undefined ? { [configMapKeys.bird]: bird } : {}),
+    [configMapKeys.hash]: hash,
   };
   return {
     apiVersion: 'v1',

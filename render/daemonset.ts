@@ -10,8 +10,9 @@
  * /proc/sys/net is mounted at /host/proc/sys/net (as Cilium does) and the agent writes there.
  * Host paths appear under nodeAgentRuntime.hostRoot; the root filesystem is read-only.
  *
- * updateStrategy OnDelete: the operator replaces agents itself, one health-checked batch at a
- * time, keyed on the config-hash annotation of the pod template.
+ * updateStrategy OnDelete: the operator replaces agents itself, health-checked node by node,
+ * keyed on the spec-hash annotation of the pod template; configuration that follows from cluster
+ * facts reaches running agents through the ConfigMap instead (docs/adr/0010).
  */
 import type { V1Container, V1DaemonSet, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { annotations, names, nodeAgentRuntime as rt, type EffectiveConfig } from '../api/index.ts';
@@ -54,10 +55,7 @@ const configMount: V1VolumeMount = { name: 'weft-config', mountPath: rt.configDi
 const tmpMount: V1VolumeMount = { name: 'tmp', mountPath: '/tmp' };
 
 const nodeNameEnv = { name: rt.env.nodeName, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } };
-const configHashEnv = {
-  name: rt.env.configHash,
-  valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${annotations.configHash}']` } },
-};
+const podUIDEnv = { name: rt.env.podUID, valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } };
 
 function securityContext(capabilities: string[]): V1Container['securityContext'] {
   return {
@@ -85,7 +83,11 @@ export function agentCapabilities(cfg: EffectiveConfig): string[] {
   return cfg.bgp.enabled ? ['NET_ADMIN', 'NET_BIND_SERVICE'] : ['NET_ADMIN'];
 }
 
-export function renderDaemonSet(spec: NormalizedSpec, cfg: EffectiveConfig, image: string, hash: string): KubernetesObject {
+/**
+ * specHash: the config hash of the Installation rendered without cluster facts (render/index.ts),
+ * so the template changes only with the Installation or the operator (docs/adr/0010).
+ */
+export function renderDaemonSet(spec: NormalizedSpec, cfg: EffectiveConfig, image: string, specHash: string): KubernetesObject {
   const m = hostMounts(cfg);
   const installCni: V1Container = {
     name: 'install-cni',
@@ -100,7 +102,7 @@ export function renderDaemonSet(spec: NormalizedSpec, cfg: EffectiveConfig, imag
     image,
     command: ['weft-node', 'agent'],
     // WEFT_IMAGE lets the agent recompute the config hash itself (the image is one of its inputs).
-    env: [nodeNameEnv, configHashEnv, { name: 'WEFT_IMAGE', value: image }],
+    env: [nodeNameEnv, podUIDEnv, { name: 'WEFT_IMAGE', value: image }],
     ports: [{ name: 'health', containerPort: rt.healthPort, hostPort: rt.healthPort, protocol: 'TCP' }],
     readinessProbe: { httpGet: { path: rt.readyPath, port: 'health' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
     livenessProbe: {
@@ -139,7 +141,7 @@ export function renderDaemonSet(spec: NormalizedSpec, cfg: EffectiveConfig, imag
       template: {
         metadata: {
           labels: sortedRecord({ ...commonLabels(spec.installationName, COMPONENT_NODE_AGENT), ...nodeAgentSelector }),
-          annotations: { [annotations.configHash]: hash },
+          annotations: { [annotations.specHash]: specHash },
         },
         spec: {
           serviceAccountName: names.nodeServiceAccount,

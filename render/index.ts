@@ -181,12 +181,17 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
   const conflist = renderConflist(effective);
   const bird = renderBirdTemplate(effective);
   const hash = configHash({ effective, conflist, bird, image });
+  // The pod template carries the hash of the same Installation rendered without facts: what the
+  // nodes report (addresses, MTUs) changes the ConfigMap, which running agents apply in place,
+  // never the template, so no fact restarts an agent (docs/adr/0010). Render is pure, so this is
+  // the hash of the first render of every cluster.
+  const specHash = nodes.length === 0 ? hash : render(installation, noFacts, options).configHash;
   const objects = sortObjects([
     renderNamespace(spec.installationName),
     renderConfigMap(spec.installationName, effective, conflist, bird, hash),
-    renderDaemonSet(spec, effective, image, hash),
+    renderDaemonSet(spec, effective, image, specHash),
   ]);
-  return { objects, explain, degraded, effective, configHash: hash, image };
+  return { objects, explain, degraded, effective, configHash: hash, specHash, image };
 }
 
 /** Installation.status.encapsulation: "VXLANCrossSubnet" when all pools agree, else "a=None,b=VXLAN". */

@@ -84,6 +84,13 @@ export interface RenderResult {
   effective: EffectiveConfig;
   /** sha256 (hex) of the effective config, conflist, BIRD template and agent image. */
   configHash: string;
+  /**
+   * configHash of the same Installation rendered without cluster facts: the DaemonSet template's
+   * weft.dev/spec-hash. It changes only with the Installation or the operator; a change of it
+   * needs new agent processes, a change of configHash alone is applied by the running agents
+   * (docs/adr/0010).
+   */
+  specHash: string;
   /** Node agent image. */
   image: string;
 }

@@ -56,9 +56,13 @@ export interface NodeNetworkStatus {
   cni?: NodeCNIStatus;
   agentVersion?: string;
   /**
-   * Hash of the configuration the agent runs (compare with the DaemonSet template's annotation).
+   * Hash of the configuration the agent runs (the weft-config ConfigMap's weft.dev/config-hash when it loaded or applied it).
    */
   configHash?: string;
+  /**
+   * UID of the agent pod that wrote this report; tells the rollout a report of the running agent from one of the pod it replaced.
+   */
+  podUID?: string;
   image?: string;
   /**
    * Ready (conflist written, kernel in sync, peers reachable) and problems the agent found.

@@ -19,7 +19,7 @@
 //    it is deleted. Its containers are NOT run: the pod is reachable (ping, iperf3 via
 //    `ip netns exec`), `kubectl exec`/`logs` do not work.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { arch, release } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +136,8 @@ interface PodRuntime {
   initStatus?: Record<string, unknown>[];
   logFile?: string;
   lastError?: string;
+  /** When the pod's ConfigMap volumes were last brought up to date (ms). */
+  volumesRefreshedAt?: number;
   // Network-sandbox pods
   netns?: string;
   ip?: string;
@@ -342,6 +344,31 @@ export class SandboxKubelet {
     return cm.data ?? {};
   }
 
+  /**
+   * Brings a running pod's ConfigMap volumes up to date, as the kubelet does on its periodic sync
+   * (there within about a minute; here every few seconds): each changed key is written to a
+   * temporary file and renamed over the old one, so a reader never sees half a file. The node
+   * agent applies a new configuration in place only when the operator hands its node that
+   * configuration (docs/adr/0010); it reads these files then.
+   */
+  private async refreshVolumes(rt: PodRuntime): Promise<void> {
+    if (rt.volumesRefreshedAt && Date.now() - rt.volumesRefreshedAt < 3_000) return;
+    rt.volumesRefreshedAt = Date.now();
+    for (const v of rt.pod.spec.volumes ?? []) {
+      if (!v.configMap) continue;
+      const dir = this.podPath(rt, 'volumes', v.name);
+      if (!existsSync(dir)) continue;
+      const files = await this.configMapFiles(rt.pod.metadata.namespace, v.configMap.name);
+      for (const [k, text] of Object.entries(files)) {
+        const path = join(dir, k);
+        if (existsSync(path) && readFileSync(path, 'utf8') === text) continue;
+        writeFileSync(`${path}.tmp`, text);
+        renameSync(`${path}.tmp`, path);
+      }
+      for (const k of readdirSync(dir)) if (!(k in files) && !k.endsWith('.tmp')) unlinkSync(join(dir, k));
+    }
+  }
+
   /** Writes the pod's ConfigMap volumes, once, as the kubelet mounts them at pod start. */
   private async prepareVolumes(rt: PodRuntime): Promise<Record<string, string>> {
     const dirs: Record<string, string> = {};
@@ -465,7 +492,8 @@ export class SandboxKubelet {
   }
 
   private async runHostPod(rt: PodRuntime): Promise<void> {
-    if (rt.child || (rt.restartAt && Date.now() < rt.restartAt)) return;
+    if (rt.child) return this.refreshVolumes(rt);
+    if (rt.restartAt && Date.now() < rt.restartAt) return;
     const volumes = await this.prepareVolumes(rt);
     if (!rt.initDone) {
       rt.initStatus = [];

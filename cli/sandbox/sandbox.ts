@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync 
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Installation, NodeNetwork } from '../../api/index.ts';
+import { annotations } from '../../api/index.ts';
 import { validateInstallation } from '../../api/validation/validate.ts';
 import { buildFacts } from '../../operator/controllers/facts.ts';
 import { KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
@@ -149,7 +150,8 @@ async function diagnostics(client: KubeClient, r: Running): Promise<string> {
   try {
     const pods = await client.request<{ items: KubeObject[] }>('/api/v1/namespaces/weft-system/pods', { verb: 'list' });
     if (!pods.items.length) out.push('  no pods in weft-system (is the DaemonSet there? kubectl -n weft-system get ds)');
-    const hashKey = 'weft.dev/config-hash';
+    // The pod template's hash: a pod of another one needs replacing (docs/adr/0010).
+    const hashKey = annotations.specHash;
     let want: string | undefined;
     try {
       const ds = await client.request<{ spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } }>('/apis/apps/v1/namespaces/weft-system/daemonsets/weft-node', { verb: 'get' });
@@ -162,7 +164,7 @@ async function diagnostics(client: KubeClient, r: Running): Promise<string> {
       const st = p.status as { phase?: string; conditions?: { type: string; status: string; message?: string }[] } | undefined;
       const hash = p.metadata?.annotations?.[hashKey];
       if (want && hash !== want) outdated++;
-      out.push(`  pod ${p.metadata?.name} on ${(p.spec as { nodeName?: string })?.nodeName ?? '(unscheduled)'}: ${st?.phase ?? '?'} Ready=${st?.conditions?.find((c) => c.type === 'Ready')?.status ?? '?'} config ${hash?.slice(0, 12) ?? '?'}${want && hash !== want ? ` (outdated: the DaemonSet template has ${want.slice(0, 12)})` : ''}`);
+      out.push(`  pod ${p.metadata?.name} on ${(p.spec as { nodeName?: string })?.nodeName ?? '(unscheduled)'}: ${st?.phase ?? '?'} Ready=${st?.conditions?.find((c) => c.type === 'Ready')?.status ?? '?'} template ${hash?.slice(0, 12) ?? '?'}${want && hash !== want ? ` (outdated: the DaemonSet template has ${want.slice(0, 12)})` : ''}`);
     }
     if (outdated) {
       out.push(`  ${outdated} agent pod(s) run an outdated configuration. The DaemonSet uses updateStrategy OnDelete, so only the operator's rollout replaces them; it did not (is the health-gated rollout in this build?). By hand: kubectl -n weft-system delete pod <name>`);

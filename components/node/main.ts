@@ -83,7 +83,7 @@ export function buildProgram(): Command {
         ipamDataDir: o.ipamDataDir,
         hostRoot: o.hostRoot,
         image: o.image ?? process.env.WEFT_IMAGE,
-        expectedConfigHash: process.env[rt.env.configHash],
+        ...(process.env[rt.env.podUID] ? { podUID: process.env[rt.env.podUID]! } : {}),
         cniConfDir: o.cniConfDir,
         cniConfName: o.cniConfName,
         healthPort: o.healthPort,

@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       const cm = await admin.request<{ data: Record<string, string> }>('/api/v1/namespaces/weft-system/configmaps/weft-config', { verb: 'get' }).catch(() => undefined);
       return cm ? (JSON.parse(cm.data['config.json']!) as { mtu: number }).mtu : undefined;
     };
-    const dsHash = async () => (await admin.request<{ spec: { template: { metadata: { annotations: Record<string, string> } } } }>('/apis/apps/v1/namespaces/weft-system/daemonsets/weft-node', { verb: 'get' }).catch(() => undefined))?.spec.template.metadata.annotations['weft.dev/config-hash'];
+    const dsHash = async () => (await admin.request<{ spec: { template: { metadata: { annotations: Record<string, string> } } } }>('/apis/apps/v1/namespaces/weft-system/daemonsets/weft-node', { verb: 'get' }).catch(() => undefined))?.spec.template.metadata.annotations['weft.dev/spec-hash'];
     const spec = (mtu: number) => ({ network: { mtu, ipPools: [{ name: 'default', cidr: '10.0.0.0/8', blockSize: 26 }] } });
 
     t = Date.now();

@@ -69,5 +69,6 @@ export function nodeProjection(n: KubeObject): string {
 /** What of a NodeNetwork the Installation depends on. */
 export function nodeNetworkProjection(nn: NodeNetwork): string {
   const s = nn.status;
-  return JSON.stringify([s?.address, s?.addressV6, s?.mtu, s?.configHash, isConditionTrue(s?.conditions, 'Ready')]);
+  // podUID: a report of a new agent pod with an unchanged hash still changes what the rollout sees.
+  return JSON.stringify([s?.address, s?.addressV6, s?.mtu, s?.configHash, s?.podUID, isConditionTrue(s?.conditions, 'Ready')]);
 }

@@ -259,6 +259,7 @@ export function registerInstallationController(o: InstallationControllerOptions)
     const spec = inst.spec ?? {};
     const outcome = await rollout({
       configHash: result.configHash,
+      specHash: result.specHash,
       daemonSet: ds,
       daemonSetGeneration: dsGeneration,
       nodeNetworks: nn,

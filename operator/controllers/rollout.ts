@@ -9,6 +9,8 @@ import type { RolloutCounts } from './status.ts';
 export interface RolloutInput {
   /** Hash of the configuration the agents should run (render's configHash). */
   configHash: string;
+  /** The pod template's hash (render's specHash, annotation weft.dev/spec-hash): pods of another one are replaced. */
+  specHash: string;
   /** The DaemonSet as the cache last saw it (after this reconcile's apply, if any). */
   daemonSet: KubeObject | undefined;
   /** The DaemonSet's generation this reconcile applied (the cache may still show the previous one). */

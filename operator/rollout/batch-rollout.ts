@@ -1,11 +1,15 @@
-// The health-gated node-agent rollout (issue 8, docs/adr/0008): a RolloutStep the Installation
-// controller calls on every reconcile. The DaemonSet is OnDelete; this step deletes the agent
-// pods of one batch at a time (a canary of one node, then batches of maxUnavailable) and starts
-// the next batch only when every node of the previous one reports the new configuration hash
-// and Ready in its NodeNetwork. Everything it decides on is read from the cluster (pods' config
-// hash annotation, NodeNetwork reports, Node conditions), so a restarted operator or a new
-// leader picks the rollout up where it stood. The only memory is which pods this process just
-// deleted — the cache can show them alive for a moment — and it is only ever a shortcut.
+// The health-gated node-agent rollout (issue 8, docs/adr/0008, docs/adr/0010): a RolloutStep the
+// Installation controller calls on every reconcile. The DaemonSet is OnDelete; this step starts
+// nodes on the target configuration — a canary of one node, then a sliding window of up to
+// maxUnavailable nodes in flight, the next one started as soon as one reports the target hash
+// and Ready in its NodeNetwork. A node whose pod comes from an older template (spec hash) is
+// started by deleting its pod; a node whose pod is current but runs an older configuration (one
+// that cluster facts changed) is started by handing its running agent the target hash in the
+// NodeNetwork annotation network.weft.dev/config-hash, which the agent applies in place.
+// Everything it decides on is read from the cluster (pods' spec hash annotation, NodeNetwork
+// reports and grants, Node conditions), so a restarted operator or a new leader picks the
+// rollout up where it stood. The only memory is which pods this process just deleted and when
+// it handed out grants — the cache can lag for a moment — and it is only ever a shortcut.
 import { setMaxListeners } from 'node:events';
 import { annotations, names, type NodeNetwork } from '../../api/index.ts';
 import { countRollout, isConditionTrue, type RolloutFactory, type RolloutInput, type RolloutOutcome } from '../controllers/rollout.ts';
@@ -22,8 +26,10 @@ export interface BatchRolloutOptions {
    * write). Batch starts, halts and completion are published at once. Default 1 s.
    */
   statusIntervalMs?: number;
-  /** Deletes in flight at once. Default 200: a batch goes out in one round. */
+  /** Deletes (and grants) in flight at once. Default 200: a window's worth goes out in one round. */
   deleteConcurrency?: number;
+  /** Node starts are announced in one Event per this many nodes (and for the canary). Default: maxUnavailable. */
+  eventEveryNodes?: number;
   now?: () => number;
 }
 
@@ -88,6 +94,10 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
     const deleted = new Map<string, { uid: string; at: number }>();
     /** Nodes seen without any agent pod, and since when (a new node, or a restart mid-replacement). */
     const podless = new Map<string, number>();
+    /** Grants of the target this process made or first saw, by node: when the node's change started. */
+    const grants = new Map<string, { hash: string; at: number }>();
+    /** Nodes started since the last progress Event (the window starts nodes one or a few at a time). */
+    let unannounced: string[] = [];
     let published: { counts: RolloutCounts; message: string; at: number } | undefined;
     let lastHalt: string | undefined;
 
@@ -124,6 +134,13 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
         const nn = reports.get(name);
         const ready = nn?.status?.conditions?.find((c) => c.type === 'Ready');
         const unavailable = nodeAvailability(node);
+        const granted = nn?.metadata?.annotations?.[annotations.configGrant];
+        let grantedSince: number | undefined;
+        if (granted === input.configHash) {
+          const g = grants.get(name);
+          if (!g || g.hash !== granted) grants.set(name, { hash: granted, at: t });
+          grantedSince = grants.get(name)!.at;
+        } else grants.delete(name);
         out.push({
           name,
           ...(unavailable ? { unavailable } : {}),
@@ -132,7 +149,7 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
                 pod: {
                   name: live.metadata!.name!,
                   uid: live.metadata!.uid!,
-                  hash: live.metadata?.annotations?.[annotations.configHash],
+                  hash: live.metadata?.annotations?.[annotations.specHash],
                   createdAt: ms(live.metadata?.creationTimestamp) ?? t,
                   ...(live.status?.phase ? { phase: live.status.phase } : {}),
                 },
@@ -140,15 +157,37 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
             : {}),
           ...(goneSince !== undefined && (!live || mine) ? { withoutPodSince: goneSince } : {}),
           ...(nn?.status
-            ? { report: { hash: nn.status.configHash, ready: ready?.status === 'True', ...(ready?.reason ? { reason: ready.reason } : {}), ...(ready?.message ? { message: ready.message } : {}) } }
+            ? {
+                report: {
+                  hash: nn.status.configHash,
+                  ...(nn.status.podUID ? { podUID: nn.status.podUID } : {}),
+                  ready: ready?.status === 'True',
+                  ...(ready?.reason ? { reason: ready.reason } : {}),
+                  ...(ready?.message ? { message: ready.message } : {}),
+                },
+              }
             : {}),
+          ...(granted ? { granted } : {}),
+          ...(grantedSince !== undefined ? { grantedSince } : {}),
         });
       }
       for (const n of podless.keys()) if (!seen.has(n)) podless.delete(n);
+      for (const n of grants.keys()) if (!seen.has(n)) grants.delete(n);
       return out;
     }
 
-    async function deletePods(p: Plan, parent: AbortSignal): Promise<void> {
+    /** Hands the node's running agent the target configuration (docs/adr/0010): one merge patch of its NodeNetwork's metadata. */
+    async function grant(node: string, hash: string, signal: AbortSignal): Promise<void> {
+      await manager.client.request(`/apis/network.weft.dev/v1/nodenetworks/${encodeURIComponent(node)}`, {
+        verb: 'patch',
+        method: 'PATCH',
+        contentType: 'application/merge-patch+json',
+        body: { metadata: { annotations: { [annotations.configGrant]: hash } } },
+        signal,
+      });
+    }
+
+    async function deletePods(p: Plan, target: string, parent: AbortSignal): Promise<void> {
       // One listener on the reconcile's signal instead of one per concurrent request.
       const local = new AbortController();
       setMaxListeners(concurrency + 16, local.signal);
@@ -160,6 +199,16 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
       const worker = async () => {
         while (i < p.replace.length) {
           const r = p.replace[i++]!;
+          if (r.action === 'grant') {
+            try {
+              await grant(r.node, target, signal);
+              grants.set(r.node, { hash: target, at: now() });
+            } catch (err) {
+              // Its NodeNetwork is gone: the node is not running an agent that could apply it.
+              if (!(err instanceof ApiError && err.status === 404)) firstError ??= err;
+            }
+            continue;
+          }
           try {
             await manager.client.request(`/api/v1/namespaces/${names.namespace}/pods/${r.pod}`, {
               verb: 'delete',
@@ -191,12 +240,13 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
       const base = countRollout(input);
       const ds = input.daemonSet as DaemonSetObj | undefined;
       if (!ds || !pods.hasSynced() || !nodes.hasSynced()) return base;
-      const templateHash = ds.spec?.template?.metadata?.annotations?.[annotations.configHash];
+      const templateHash = ds.spec?.template?.metadata?.annotations?.[annotations.specHash];
       const generation = Math.max(input.daemonSetGeneration ?? 0, ds.metadata?.generation ?? 0);
-      const templateCurrent = templateHash === input.configHash && (ds.status?.observedGeneration ?? 0) >= generation && (ds.metadata?.generation ?? 0) >= generation;
+      const templateCurrent = templateHash === input.specHash && (ds.status?.observedGeneration ?? 0) >= generation && (ds.metadata?.generation ?? 0) >= generation;
 
       const p = plan({
         targetHash: input.configHash,
+        targetSpecHash: input.specHash,
         nodes: views(input, ds, t),
         maxUnavailable: input.maxUnavailable,
         paused: input.paused,
@@ -220,14 +270,23 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
 
       if (p.replace.length > 0) {
         const names = p.replace.map((r) => r.node);
-        await input.event(
-          'Normal',
-          p.batchKind === 'canary' ? 'RolloutCanary' : 'RolloutBatch',
-          p.batchKind === 'canary'
-            ? `canary: replacing the node agent on ${names[0]} with configuration ${input.configHash.slice(0, 12)}`
-            : `replacing the node agents on ${names.length} node(s) with configuration ${input.configHash.slice(0, 12)}: ${listNames(names, 20)}`,
-        );
-        await deletePods(p, input.signal);
+        const how = (r: { action: string }) => (r.action === 'grant' ? 'handing the running node agent' : 'replacing the node agent');
+        if (p.batchKind === 'canary') {
+          unannounced = [];
+          await input.event('Normal', 'RolloutCanary', `canary: ${how(p.replace[0]!)} on ${names[0]} configuration ${input.configHash.slice(0, 12)}`);
+        } else {
+          // The window starts nodes a few at a time: one Event per maxUnavailable nodes started
+          // (as many as the batches of a strict batch rollout), not one per start.
+          unannounced.push(...names);
+          const every = o.eventEveryNodes ?? p.batchSize;
+          if (unannounced.length >= every || p.outdated === p.replace.length) {
+            const grantsN = p.replace.filter((r) => r.action === 'grant').length;
+            const verb = grantsN === p.replace.length ? 'handed the running node agents' : grantsN === 0 ? 'replacing the node agents' : 'starting the node agents';
+            await input.event('Normal', 'RolloutBatch', `${verb} on ${unannounced.length} more node(s) configuration ${input.configHash.slice(0, 12)} (at most ${p.batchSize} in flight): ${listNames(unannounced, 20)}`);
+            unannounced = [];
+          }
+        }
+        await deletePods(p, input.configHash, input.signal);
       } else if (input.paused && p.outdated > 0 && p.inflight === 0) {
         await input.event('Normal', 'RolloutPaused', `node-agent rollout paused with ${p.outdated} node(s) left on the previous configuration (spec.nodeUpdateStrategy.paused)`);
       }
@@ -239,9 +298,9 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
       let counts = p.counts;
       let message = complete ? undefined : p.message;
       let requeueAfterMs = p.recheckMs;
-      // Throttle: between batch starts and the end, counts move with every agent report.
+      // Throttle: between the canary and the end, counts and the window move with every agent report.
       const changed = !published || published.message !== (message ?? '') || JSON.stringify(published.counts) !== JSON.stringify(counts);
-      if (changed && published && !complete && p.replace.length === 0 && t - published.at < intervalMs) {
+      if (changed && published && !complete && p.batchKind !== 'canary' && t - published.at < intervalMs) {
         counts = published.counts;
         message = published.message || undefined;
         const wait = intervalMs - (t - published.at);

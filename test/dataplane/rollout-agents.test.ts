@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { annotations, names } from '../../api/index.ts';
+import { configMapKeys, names } from '../../api/index.ts';
 import { createOperator, type Operator } from '../../operator/operator.ts';
 import { agentPodResource, batchRollout } from '../../operator/rollout/batch-rollout.ts';
 import { Informer, KubeClient, createLogger, type KubeObject, type RequestInfo } from '../../kube/index.ts';
@@ -90,8 +90,9 @@ class KubeletStandIn {
   }
 
   private async run(n: TestNode, pod: PodObj): Promise<void> {
-    const hash = pod.metadata?.annotations?.[annotations.configHash] ?? '';
     const cm = await this.client.request<{ data: Record<string, string> }>(`/api/v1/namespaces/${NS}/configmaps/${names.configMap}`, { verb: 'get' });
+    // The configuration the agent starts on: the ConfigMap it mounts (docs/adr/0010).
+    const hash = cm.data[configMapKeys.hash] ?? '';
     const cfgDir = join(this.logDir, `config-${pod.metadata!.name}`);
     mkdirSync(cfgDir, { recursive: true });
     for (const [k, v] of Object.entries(cm.data)) writeFileSync(join(cfgDir, k), v);
@@ -105,7 +106,7 @@ class KubeletStandIn {
         '--health-port', String(port), '--health-host', '127.0.0.1', '--link-prefix', this.c.linkPrefix, '--nft-table', this.c.nftTable,
         '--resync-interval', '10s', '--debounce', '20ms', '--status-min-interval', '500ms',
         '--bird-config', join(n.dataDir, 'bird', 'bird.conf'), '--bird-socket', join(n.dataDir, 'bird', 'bird.ctl'), '--bird-pid-file', join(n.dataDir, 'bird', 'bird.pid')],
-      { cwd: repoRoot, stdio: ['ignore', fd, fd], env: { ...process.env, WEFT_CONFIG_HASH: hash } },
+      { cwd: repoRoot, stdio: ['ignore', fd, fd], env: { ...process.env, POD_UID: pod.metadata!.uid! } },
     );
     closeSync(fd);
     agentProcesses.add(proc);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { EffectiveConfig } from '../../api/effective-config.ts';
 import { NodeAgent } from '../../components/node/agent/agent.ts';
+import { loadConfig } from '../../components/node/config/load.ts';
 import { poolGeometry, startIndex } from '../../components/node/ipam/blocks.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { renderConflist } from '../../render/conflist.ts';
@@ -64,7 +65,7 @@ describe('node agent control loop (real API server, no kernel)', { skip: env.ok 
     writeFileSync(join(dir, 'cni-conflist'), renderConflist(cfg));
   }
 
-  async function startAgent(node: string, configDir: string, opts: { leakGraceMs?: number; dir?: string; kubeConfig?: KubeConfig } = {}): Promise<Running> {
+  async function startAgent(node: string, configDir: string, opts: { leakGraceMs?: number; dir?: string; kubeConfig?: KubeConfig; image?: string; podUID?: string } = {}): Promise<Running> {
     const dir = opts.dir ?? join(root, node);
     mkdirSync(dir, { recursive: true });
     const agent = new NodeAgent({
@@ -73,6 +74,7 @@ describe('node agent control loop (real API server, no kernel)', { skip: env.ok 
       healthPort: 0, healthHost: '127.0.0.1', resyncMs: 60_000, debounceMs: 20,
       leakGraceMs: opts.leakGraceMs ?? 600_000, leakScanMs: 100, claimThreshold: 0.9, statusMinIntervalMs: 0,
       kernel: false, bird: { configPath: join(dir, 'bird.conf'), socketPath: join(dir, 'bird.ctl'), pidFile: join(dir, 'bird.pid') },
+      ...(opts.image ? { image: opts.image } : {}), ...(opts.podUID ? { podUID: opts.podUID } : {}), configPollMs: 100,
     });
     agents.push(agent);
     await agent.start();
@@ -199,6 +201,52 @@ describe('node agent control loop (real API server, no kernel)', { skip: env.ok 
     const byVerb = Object.fromEntries(writes.values.map((v) => [v.labels.verb, v.value]));
     assert.equal((byVerb.create ?? 0) + (byVerb.patch ?? 0) + (byVerb.update ?? 0) + (byVerb.delete ?? 0), 0, `API writes by the restarted agent: ${JSON.stringify(byVerb)}`);
     await r2.agent.stop();
+  });
+
+  // docs/adr/0010: configuration that cluster facts change reaches the running agent, gated by the
+  // operator's grant on its NodeNetwork; the conflist's MTU shows what the agent runs.
+  test('a configuration the operator hands the node is applied in place; a changed ConfigMap alone is not', { timeout: 60_000 }, async () => {
+    const IMAGE = 'weft.invalid/weft-node:test';
+    await createNode('live-1');
+    const cfgDir = join(root, 'cfg-live');
+    const first = effective({ cidr: '10.60.0.0/16', blockSize: 26 });
+    writeConfig(cfgDir, first);
+    const hashOf = async () => (await loadConfig(cfgDir, IMAGE)).hash!;
+    const h1 = await hashOf();
+    const r = await startAgent('live-1', cfgDir, { image: IMAGE, podUID: 'uid-live-1' });
+    const mtu = () => (existsSync(r.confPath) ? JSON.parse(readFileSync(r.confPath, 'utf8')).plugins[0].mtu : undefined);
+    const reported = async () => (await getJson(['nodenetwork', 'live-1'])).status;
+    await until('the first report', async () => (await reported())?.configHash === h1);
+    assert.equal((await reported()).podUID, 'uid-live-1');
+    assert.equal(mtu(), 1450);
+
+    // The facts changed the configuration: the ConfigMap (volume) holds it, the node was not handed it.
+    writeConfig(cfgDir, { ...first, mtu: 1400, mtuReason: 'facts' });
+    const h2 = await hashOf();
+    assert.notEqual(h2, h1);
+    await cp.kubectl(['annotate', 'nodenetwork', 'live-1', 'unrelated.example/x=1']);
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.equal((await reported()).configHash, h1, 'not applied without the grant');
+    assert.equal(mtu(), 1450);
+
+    await cp.kubectl(['annotate', '--overwrite', 'nodenetwork', 'live-1', `network.weft.dev/config-hash=${h2}`]);
+    await until('the granted configuration applied in place', async () => (await reported())?.configHash === h2 && mtu() === 1400);
+
+    // Handed a configuration the volume does not hold yet (the kubelet refreshes it later): it
+    // says so, keeps running what it runs, and applies it when the files arrive.
+    const third = { ...first, mtu: 1380, mtuReason: 'facts' };
+    const cfg3 = join(root, 'cfg-live-3');
+    writeConfig(cfg3, third);
+    const h3 = (await loadConfig(cfg3, IMAGE)).hash!;
+    await cp.kubectl(['annotate', '--overwrite', 'nodenetwork', 'live-1', `network.weft.dev/config-hash=${h3}`]);
+    const pending = await until('ConfigPending', async () => (await reported())?.conditions?.find((c: { type: string }) => c.type === 'ConfigPending'));
+    assert.match(pending.message, new RegExp(h3.slice(0, 12)));
+    assert.equal((await reported()).configHash, h2);
+    writeConfig(cfgDir, third);
+    await until('applied once the volume holds it', async () => {
+      const st = await reported();
+      return st?.configHash === h3 && mtu() === 1380 && !st.conditions?.some((c: { type: string }) => c.type === 'ConfigPending');
+    });
   });
 
   test('a NodeNetwork deleted by hand is created again with its status', { timeout: 60_000 }, async () => {

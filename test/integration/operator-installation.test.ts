@@ -151,7 +151,8 @@ describe('Installation controller (real control plane, kwok nodes, operator as i
     assert.deepEqual(st.ipPools?.map((p) => [p.name, p.encapsulation, p.dataplane]), [['default', 'None', 'host-gw'], ['extra', 'None', 'host-gw']]);
     assert.deepEqual(st.nodes, { desired: 3, updated: 3, ready: 3 });
     assert.equal(st.version, VERSION);
-    assert.equal(st.configHash, (await ds()).spec.template.metadata.annotations['weft.dev/config-hash']);
+    // No facts differ from the fact-free render here (no agents report), so both hashes agree (docs/adr/0010).
+    assert.equal(st.configHash, (await ds()).spec.template.metadata.annotations['weft.dev/spec-hash']);
     assert.equal(condition(ready, 'Progressing')?.status, 'False');
     assert.equal(condition(ready, 'Degraded')?.status, 'False');
     assert.equal((await ds()).spec.updateStrategy.type, 'OnDelete');

@@ -1,9 +1,11 @@
 // TEST-SIDE AGENT SIMULATOR — not the node agent. kwok nodes run no real agent, so this stands
 // in for one per node: when the node's weft-node pod is Running it creates the node's
 // NodeNetwork (owned by the Node) and reports in its status what the real agent would: an
-// underlay address and MTU, the config hash of the pod it runs (the pod template's
-// weft.dev/config-hash annotation, so an agent reports the new hash only once its pod was
-// replaced) and a Ready condition. Failures are injectable per node (issue 8's rollout tests).
+// underlay address and MTU, the config hash it runs and its pod's UID, and a Ready condition.
+// Like the real agent (docs/adr/0010) a pod runs the weft-config ConfigMap it found when it
+// started, and applies a newer one in place only once its NodeNetwork carries the operator's
+// grant (annotation network.weft.dev/config-hash) of exactly the ConfigMap's hash. Failures are
+// injectable per node (issue 8's rollout tests).
 import { KubeConfig } from '@kubernetes/client-node';
 import { annotations, names } from '../../api/index.ts';
 import { UNINSTALLED_CONDITION, uninstallRequested } from '../../api/lifecycle.ts';
@@ -47,6 +49,9 @@ export class AgentSimulator {
   private readonly nodes: Informer;
   private readonly pods: Informer<Pod>;
   private readonly nodeNetworks: Informer<NodeNetworkObj>;
+  private readonly configMaps: Informer;
+  /** The configuration each agent pod (by uid) runs: the ConfigMap's when it started, then what it was granted. */
+  private readonly running = new Map<string, string>();
   private readonly failures = new Map<string, InjectedFailure>();
   private readonly indexOf = new Map<string, number>();
   private readonly dirty = new Set<string>();
@@ -68,6 +73,12 @@ export class AgentSimulator {
       indexers: { node: (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []) },
     });
     this.nodeNetworks = new Informer<NodeNetworkObj>({ client: this.client, resource: { group: 'network.weft.dev', version: 'v1', plural: 'nodenetworks' } });
+    this.configMaps = new Informer({ client: this.client, resource: { version: 'v1', plural: 'configmaps', namespace: names.namespace, fieldSelector: `metadata.name=${names.configMap}` } });
+  }
+
+  /** The hash of the configuration the weft-config ConfigMap holds now. */
+  private configMapHash(): string | undefined {
+    return this.configMaps.store.list()[0]?.metadata?.annotations?.[annotations.configHash];
   }
 
   start(): void {
@@ -79,8 +90,13 @@ export class AgentSimulator {
     this.nodes.subscribe((ev) => mark(ev.obj.metadata?.name));
     this.pods.subscribe((ev) => mark(ev.obj.spec?.nodeName));
     this.nodeNetworks.subscribe((ev) => mark(ev.obj.metadata?.name));
+    // A grant may arrive before the ConfigMap holding it (the kubelet's volume refresh lags too).
+    this.configMaps.subscribe(() => {
+      for (const n of this.nodes.store.keys()) this.dirty.add(n);
+      this.wake?.();
+    });
     const s = this.stopper.signal;
-    this.runs = [this.nodes.start(s), this.pods.start(s), this.nodeNetworks.start(s), this.loop()];
+    this.runs = [this.nodes.start(s), this.pods.start(s), this.nodeNetworks.start(s), this.configMaps.start(s), this.loop()];
   }
 
   async stop(): Promise<void> {
@@ -113,7 +129,7 @@ export class AgentSimulator {
 
   private async loop(): Promise<void> {
     const s = this.stopper.signal;
-    await Promise.all([this.nodes.waitForSync(s), this.pods.waitForSync(s), this.nodeNetworks.waitForSync(s)]);
+    await Promise.all([this.nodes.waitForSync(s), this.pods.waitForSync(s), this.nodeNetworks.waitForSync(s), this.configMaps.waitForSync(s)]);
     for (const n of this.nodes.store.keys()) this.dirty.add(n);
     while (!s.aborted) {
       if (this.dirty.size === 0) {
@@ -175,13 +191,22 @@ export class AgentSimulator {
       this.uninstalledPods.add(pod.metadata?.uid ?? '');
       return;
     }
-    const hash = pod.metadata?.annotations?.[annotations.configHash];
+    const uid = pod.metadata?.uid ?? '';
+    if (!this.running.has(uid)) {
+      const started = this.configMapHash();
+      if (!started) return; // no ConfigMap yet: the kubelet could not have started the pod
+      this.running.set(uid, started);
+    }
+    const grant = marked?.metadata?.annotations?.[annotations.configGrant];
+    if (grant && grant !== this.running.get(uid) && grant === this.configMapHash()) this.running.set(uid, grant);
+    const hash = this.running.get(uid);
     const status = {
       address: f.address ?? this.addressFor(nodeName),
       interface: 'eth0',
       autodetectionMethod: 'firstFound',
       mtu: f.mtu ?? this.opts.mtu?.(nodeName) ?? 1500,
       configHash: hash,
+      podUID: uid,
       agentVersion: 'simulated',
       conditions: [
         f.notReady
@@ -210,7 +235,7 @@ export class AgentSimulator {
       }
     }
     const cur = nn.status ?? {};
-    const same = (['address', 'mtu', 'configHash'] as const).every((k) => cur[k] === status[k]) && canonicalJson(cur.conditions) === canonicalJson(status.conditions);
+    const same = (['address', 'mtu', 'configHash', 'podUID'] as const).every((k) => cur[k] === status[k]) && canonicalJson(cur.conditions) === canonicalJson(status.conditions);
     if (same) return;
     await this.client.request(`${path}/status`, { verb: 'patch', method: 'PATCH', contentType: 'application/merge-patch+json', body: { status } });
     this.writes++;

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import type { EffectivePool } from '../../../api/effective-config.ts';
 import { DATAPLANES, podOverhead } from '../../../api/encapsulation.ts';
 import type { NodeNetworkStatus } from '../../../api/types/nodenetwork.ts';
+import { annotations } from '../../../api/effective-config.ts';
 import { Backoff, Informer, KubeClient, isNotFound, sleep, type InformerEvent, type KubeObject } from '../../../kube/index.ts';
 import { NodeDataplane, tunnelAddress, type BackendName, type DataplaneConfig, type LocalNode, type NodeSyncReport, type PeerNode } from '../backends/index.ts';
 import { conflistText, fillConflist, writeFileIfChanged } from '../cni/conflist.ts';
@@ -52,8 +53,12 @@ export interface AgentOptions {
   hostRoot: string;
   /** The image this agent runs (part of render's config hash). */
   image?: string;
-  /** The config hash of the pod template the agent was started from (WEFT_CONFIG_HASH). */
-  expectedConfigHash?: string;
+  /** This agent's pod UID (POD_UID), reported in NodeNetwork.status.podUID so the rollout can tell
+   *  this agent's report from the one of the pod it replaced. */
+  podUID?: string;
+  /** How often to look at the mounted ConfigMap again while the operator handed this node a
+   *  configuration the kubelet has not written into the volume yet. Default 2 s. */
+  configPollMs?: number;
   cniConfDir?: string;
   cniConfName?: string;
   healthPort: number;
@@ -139,6 +144,8 @@ export class NodeAgent {
   /** Set once this node was cleaned for an uninstall: from then on a pass changes nothing. */
   private uninstalled = false;
   private lastStatusWrite = 0;
+  /** The configuration hash the operator handed this node that the mounted ConfigMap does not hold yet. */
+  private pendingGrant: string | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.log;
@@ -237,6 +244,8 @@ export class NodeAgent {
   private onEvent<T extends KubeObject>(ev: InformerEvent<T>, key: (o: T) => string, isNodeNetwork: boolean): void {
     // The operator marks our NodeNetwork when the Installation is deleted (docs/adr/0009).
     if (isNodeNetwork && ev.obj.metadata?.name === this.o.nodeName && !this.uninstalled && uninstallRequested(ev.obj)) { this.schedule(0); return; }
+    // The operator's rollout handed this node a new configuration (docs/adr/0010).
+    if (isNodeNetwork && ev.obj.metadata?.name === this.o.nodeName && ev.type === 'update' && grantOf(ev.obj) !== grantOf(ev.old)) { this.schedule(0); return; }
     if (ev.type === 'update' && key(ev.obj) === key(ev.old)) return;
     if (isNodeNetwork && ev.obj.metadata?.name === this.o.nodeName) {
       // Our own NodeNetwork changes because we wrote it; peers do not depend on it. Deleted
@@ -283,9 +292,42 @@ export class NodeAgent {
     this.timer = undefined;
     // Nothing announces a leaked reservation (host-local writes files, no event), so the leak
     // scan interval bounds the time between passes as much as the resync interval does.
-    const next = Math.min(this.o.resyncMs, this.o.leakScanMs);
+    const next = this.pendingGrant ? Math.min(this.o.configPollMs ?? 2_000, this.o.resyncMs) : Math.min(this.o.resyncMs, this.o.leakScanMs);
     this.schedule(result.ok ? next : this.backoff.next());
     if (result.ok) this.backoff.reset();
+  }
+
+  /**
+   * Applies the mounted ConfigMap in place when the operator handed this node its hash
+   * (NodeNetwork annotation network.weft.dev/config-hash, docs/adr/0010). The operator hands a
+   * node only configuration that differs from what the agent runs in what cluster facts decide
+   * (encapsulation, MTU), which every pass computes from this.cfg; anything else comes with a new
+   * pod. A changed ConfigMap without the grant is not applied: the rollout decides when each node
+   * moves. The kubelet writes ConfigMap volumes without an event, so a grant the volume does not
+   * hold yet is looked at again every configPollMs.
+   */
+  private async applyGrantedConfig(): Promise<void> {
+    const granted = grantOf(this.nodeNetworks.store.get(this.o.nodeName));
+    if (!granted || granted === this.cfg.hash) {
+      this.pendingGrant = undefined;
+      return;
+    }
+    let mounted: LoadedConfig;
+    try {
+      mounted = await loadConfig(this.o.configDir, this.o.image);
+    } catch (e) {
+      this.pendingGrant = granted;
+      this.log.warn({ err: (e as Error).message }, 'reading the mounted ConfigMap for the configuration the operator handed this node failed; keeping the running one');
+      return;
+    }
+    if (mounted.hash !== granted) {
+      if (this.pendingGrant !== granted) this.log.info({ granted, mounted: mounted.hash, running: this.cfg.hash }, 'the operator handed this node a configuration the mounted ConfigMap does not hold yet; waiting for the kubelet to refresh it');
+      this.pendingGrant = granted;
+      return;
+    }
+    this.log.info({ from: this.cfg.hash, to: mounted.hash, pools: mounted.config.pools.map((p) => `${p.name}=${p.dataplane}`), mtu: mounted.config.mtu }, 'applying the configuration the operator handed this node, in place');
+    this.cfg = mounted;
+    this.pendingGrant = undefined;
   }
 
   private selectedPools(): EffectivePool[] {
@@ -297,6 +339,8 @@ export class NodeAgent {
     const t0 = performance.now();
     this.state.passes++;
     if (this.uninstalled || uninstallRequested(this.nodeNetworks.store.get(this.o.nodeName))) { this.passStep = 'uninstall'; return this.uninstallPass(); }
+    this.passStep = 'config';
+    await this.applyGrantedConfig();
     const node = this.nodeInformer.store.get(this.o.nodeName) ?? this.node;
     this.node = node;
     const problems: ConditionInput[] = [];
@@ -463,8 +507,8 @@ export class NodeAgent {
       agentVersion: this.o.version,
       podMTU: this.cfg.config.mtu,
     };
-    const hash = this.cfg.hash ?? this.o.expectedConfigHash;
-    if (hash) s.configHash = hash;
+    if (this.cfg.hash) s.configHash = this.cfg.hash;
+    if (this.o.podUID) s.podUID = this.o.podUID;
     if (this.o.image) s.image = this.o.image;
     if (u) Object.assign(s, { address: u.cidr, interface: u.interface, mtu: u.mtu, autodetectionMethod: u.method });
     if (report?.vxlanMac && ipam?.allBlocks.some((b) => isIPv4Cidr(b.cidr))) {
@@ -495,8 +539,8 @@ export class NodeAgent {
       ready = { type: 'Ready', status: 'False', reason: 'PeersUnreachable', message: `BGP sessions not established: ${down.join(', ')}` };
     }
     const conditions: ConditionInput[] = [ready];
-    if (this.cfg.hash && this.o.expectedConfigHash && this.cfg.hash !== this.o.expectedConfigHash) {
-      conditions.push({ type: 'ConfigOutdated', status: 'True', reason: 'ConfigMapChanged', message: `the mounted ConfigMap hashes to ${this.cfg.hash}, the pod was started for ${this.o.expectedConfigHash}; the operator's rollout replaces this agent` });
+    if (this.pendingGrant) {
+      conditions.push({ type: 'ConfigPending', status: 'True', reason: 'WaitingForConfigMapVolume', message: `the operator handed this node configuration ${this.pendingGrant.slice(0, 12)}; the mounted ConfigMap in ${this.o.configDir} still holds ${this.cfg.hash?.slice(0, 12) ?? 'another one'} (the kubelet refreshes ConfigMap volumes within about a minute)` });
     }
     if (u && this.cfg.config.mtu + this.overhead(pools) > u.mtu) {
       conditions.push({ type: 'MTUTooLarge', status: 'True', reason: 'PodMTUExceedsUnderlay', message: `pod MTU ${this.cfg.config.mtu} + ${this.overhead(pools)} bytes of encapsulation exceeds ${u.interface}'s MTU ${u.mtu}; set spec.network.mtu to at most ${u.mtu - this.overhead(pools)}` });
@@ -649,4 +693,9 @@ export class NodeAgent {
     await this.http?.close();
     this.client?.close();
   }
+}
+
+/** The configuration hash the operator handed this node (annotations.configGrant), if any. */
+function grantOf(nn: { metadata?: { annotations?: Record<string, string> } } | undefined): string | undefined {
+  return nn?.metadata?.annotations?.[annotations.configGrant];
 }

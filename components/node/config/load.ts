@@ -1,6 +1,7 @@
 // The configuration the agent runs: the weft-config ConfigMap, mounted as files in --config-dir.
-// Read once at start; a change rolls the DaemonSet (the hash below is on its pod template), so
-// there is no hot reload.
+// Read at start, and read again when the operator hands this node a new configuration hash
+// (NodeNetwork annotation network.weft.dev/config-hash): the agent applies it in place once the
+// mounted copy holds that hash (docs/adr/0010).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configMapKeys, type EffectiveConfig } from '../../../api/effective-config.ts';
@@ -18,7 +19,8 @@ export interface LoadedConfig {
   birdTemplate?: string;
   /** The raw files, by ConfigMap key. */
   files: Record<string, string>;
-  /** render's config hash of these files and the image, when the image is known. */
+  /** render's config hash of these files and the image when the image is known, else the hash
+   *  the ConfigMap states (key config-hash). */
   hash?: string;
 }
 
@@ -99,6 +101,6 @@ export async function loadConfig(dir: string, image?: string): Promise<LoadedCon
     conflistTemplate: parseConflistTemplate(files[configMapKeys.conflist]!, join(dir, configMapKeys.conflist)),
     ...(files[configMapKeys.bird] !== undefined ? { birdTemplate: files[configMapKeys.bird] } : {}),
     files,
-    ...(image ? { hash: configHash(files, config, image) } : {}),
+    ...(image ? { hash: configHash(files, config, image) } : files[configMapKeys.hash] ? { hash: files[configMapKeys.hash]!.trim() } : {}),
   };
 }

@@ -134,6 +134,56 @@ describe('rollout plan', () => {
     assert.deepEqual(p.replace.map((r) => r.node), ['n000', 'n001', 'n002']);
   });
 
+  test('a sliding window: after the canary, a node starts as soon as one in flight is done, never more than maxUnavailable at once', () => {
+    const nodes = Array.from({ length: 20 }, (_, i) => node(i, OLD));
+    const p0 = plan(input(nodes, { maxUnavailable: 3 }));
+    assert.deepEqual(p0.replace.map((r) => [r.node, r.action]), [['n000', 'delete']]);
+    nodes[0] = node(0, NEW);
+    // Three start; one of them comes up: exactly one more starts, the other two still in flight.
+    const p1 = plan(input(nodes, { maxUnavailable: 3 }));
+    assert.deepEqual(p1.replace.map((r) => r.node), ['n001', 'n002', 'n003']);
+    for (const i of [1, 2, 3]) {
+      nodes[i] = node(i, NEW, { report: { hash: OLD, ready: true } });
+      nodes[i]!.pod!.createdAt = T0 - 1000;
+    }
+    assert.equal(plan(input(nodes, { maxUnavailable: 3 })).replace.length, 0, 'the window is full');
+    nodes[2] = node(2, NEW);
+    const p2 = plan(input(nodes, { maxUnavailable: 3 }));
+    assert.deepEqual(p2.replace.map((r) => r.node), ['n004']);
+    assert.equal(p2.inflight, 2);
+  });
+
+  // docs/adr/0010: a current pod whose agent runs another configuration is handed the target.
+  test('facts changed the configuration: running agents are handed it (grant), canary first, through the same window', () => {
+    const SPEC = 'c'.repeat(64);
+    const nodes = Array.from({ length: 10 }, (_, i) => node(i, SPEC, { report: { hash: OLD, ready: true, podUID: `uid-n00${i}-c` } }));
+    const o = { targetSpecHash: SPEC, maxUnavailable: 4 };
+    assert.equal(classify(nodes[0]!, NEW, SPEC), 'stale');
+    const p0 = plan(input(nodes, o));
+    assert.deepEqual(p0.replace.map((r) => [r.node, r.action]), [['n000', 'grant']]);
+    assert.equal(p0.batchKind, 'canary');
+    nodes[0]!.granted = NEW;
+    nodes[0]!.grantedSince = T0;
+    assert.equal(classify(nodes[0]!, NEW, SPEC), 'inflight');
+    // The pod is old; the grant is new: the timeout runs from the grant.
+    const waiting = plan(input(nodes, { ...o, now: T0 + 30_000 }));
+    assert.equal(waiting.halted, undefined);
+    assert.equal(waiting.replace.length, 0);
+    const late = plan(input(nodes, { ...o, now: T0 + 61_000 }));
+    assert.match(late.halted!.message, /n000: agent has not applied configuration b{12} in place yet/);
+    nodes[0]!.report = { hash: NEW, ready: true, podUID: 'uid-n000-c' };
+    const p1 = plan(input(nodes, o));
+    assert.deepEqual(p1.replace.map((r) => [r.node, r.action]), [['n001', 'grant'], ['n002', 'grant'], ['n003', 'grant'], ['n004', 'grant']]);
+  });
+
+  test('a report left by the replaced pod is not the new agent\'s: in flight, not handed anything', () => {
+    const SPEC = 'c'.repeat(64);
+    const n = node(0, SPEC, { report: { hash: OLD, ready: true, podUID: 'uid-of-the-old-pod' } });
+    assert.equal(classify(n, NEW, SPEC), 'inflight');
+    const p = plan(input([n, node(1, NEW, { pod: { name: 'weft-node-n001', uid: 'u1', hash: SPEC, createdAt: T0, phase: 'Running' } })], { targetSpecHash: SPEC }));
+    assert.equal(p.replace.length, 0);
+  });
+
   test('no deletion until the DaemonSet controller observed the new template', () => {
     const p = plan(input([node(0, OLD), node(1, OLD)], { templateCurrent: false }));
     assert.equal(p.replace.length, 0);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Installation, IPPool } from '../../../api/index.ts';
 import { labels } from '../../../api/index.ts';
-import { canonicalJson, compareObjects, render, toYaml, type ClusterFacts, type NodeFacts, type RenderResult } from '../../../render/index.ts';
+import { canonicalJson, compareObjects, noFacts, render, toYaml, type ClusterFacts, type NodeFacts, type RenderResult } from '../../../render/index.ts';
 import { validateInstallation } from '../../../api/validation/validate.ts';
 import { configMapKeys } from '../../../api/index.ts';
 import { options } from './fixtures.ts';
@@ -156,6 +156,23 @@ describe('render properties', () => {
         if (m === 'version' || m === 'hostPorts') assert.notEqual(a.configHash, b.configHash, m);
         // Switching to autodetect can land on the same MTU (9000 - VXLAN 50 = a user's 8950).
         if (m === 'mtu' && a.effective.mtu !== b.effective.mtu) assert.notEqual(a.configHash, b.configHash, m);
+      }),
+      runs,
+    );
+  });
+
+  // docs/adr/0010: what nodes report never changes the DaemonSet, so it never restarts an agent.
+  test('the DaemonSet (and its spec hash) does not depend on the cluster facts; the ConfigMap states the config hash', () => {
+    fc.assert(
+      fc.property(installationArb, factsArb, (inst, facts) => {
+        const withFacts = render(inst, facts, options);
+        const without = render(inst, noFacts, options);
+        const ds = (r: RenderResult) => canonicalJson(r.objects.find((o) => o.kind === 'DaemonSet'));
+        assert.equal(withFacts.specHash, without.configHash);
+        assert.equal(ds(withFacts), ds(without));
+        const cm = withFacts.objects.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string>; metadata: { annotations: Record<string, string> } };
+        assert.equal(cm.data[configMapKeys.hash], withFacts.configHash);
+        assert.equal(cm.metadata.annotations['weft.dev/config-hash'], withFacts.configHash);
       }),
       runs,
     );

@@ -53,7 +53,9 @@ describe('rendered objects', () => {
     assert.equal(agent.readinessProbe.httpGet.path, '/readyz');
     assert.equal(agent.livenessProbe.httpGet.path, '/healthz');
     assert.equal(agent.ports[0].containerPort, nodeAgentRuntime.healthPort);
-    assert.equal(ds.spec.template.metadata.annotations['weft.dev/config-hash'], r.configHash);
+    // Rendered without facts, so the template's spec hash is the config hash (docs/adr/0010).
+    assert.equal(ds.spec.template.metadata.annotations['weft.dev/spec-hash'], r.specHash);
+    assert.equal(r.specHash, r.configHash);
     assert.match(r.configHash, /^[0-9a-f]{64}$/);
     assert.deepEqual(agent.env[0], { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
     // The selector is immutable: it must not contain labels that may change.
@@ -90,11 +92,12 @@ describe('rendered objects', () => {
     assert.deepEqual(both.plugins.map((p: { type: string }) => p.type), ['ptp', 'bandwidth']);
   });
 
-  test('config.json is the effective config; no bird.conf without BGP', () => {
+  test('config.json is the effective config; no bird.conf without BGP; the hash is stated', () => {
     const cm = find(r.objects, 'ConfigMap');
     assert.deepEqual(JSON.parse(cm.data[configMapKeys.config]), r.effective);
     assert.equal(cm.data[configMapKeys.bird], undefined);
-    assert.deepEqual(Object.keys(cm.data), ['cni-conflist', 'config.json']);
+    assert.deepEqual(Object.keys(cm.data), ['cni-conflist', 'config-hash', 'config.json']);
+    assert.equal(cm.data[configMapKeys.hash], r.configHash);
   });
 });
 
