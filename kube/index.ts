@@ -6,7 +6,7 @@ export { Store, objectKey, splitKey, byNamespace, byOwner, byOwnerUid, byLabel, 
 export { KubeClient, type KubeObject, type WatchEvent, type RequestInfo, type RequestOptions } from './client.ts';
 export { ApiError, TerminalError, isTerminal, isGone, isNotFound, isConflict, isAlreadyExists, statusOf } from './errors.ts';
 export { makeCountedApiClient } from './apiclient.ts';
-export { Informer, collectionPath, resourceName, type ResourceRef, type InformerEvent, type InformerHandler, type InformerOptions } from './informer.ts';
+export { Informer, collectionPath, resourceName, dropManagedFields, type ResourceRef, type InformerEvent, type InformerHandler, type InformerOptions, type TransformFunc } from './informer.ts';
 export { WorkQueue, RateLimiter, type WorkQueueOptions, type RateLimiterOptions } from './workqueue.ts';
 export {
   Controller,

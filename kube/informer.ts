@@ -40,6 +40,22 @@ export type InformerEvent<T extends KubeObject = KubeObject> =
 
 export type InformerHandler<T extends KubeObject = KubeObject> = (ev: InformerEvent<T>) => void;
 
+/**
+ * Reshapes every object from a list or a watch event before it is cached or delivered, as
+ * client-go's SharedIndexInformer.SetTransform does: drop what no reader of the cache uses
+ * (metadata.managedFields, unread status) so a large cluster's cache holds only what is read.
+ * It must keep metadata.name, namespace and resourceVersion (the store's key and change
+ * detection) and whatever the indexers read; it may return a new object or modify its argument
+ * (the parsed response is not used again). It runs once per object per event.
+ */
+export type TransformFunc = (obj: KubeObject) => KubeObject;
+
+/** A TransformFunc that drops only metadata.managedFields (server-side apply bookkeeping, often the largest part of an object). */
+export const dropManagedFields: TransformFunc = (obj) => {
+  if (obj.metadata && 'managedFields' in obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  return obj;
+};
+
 export interface InformerOptions<T extends KubeObject = KubeObject> {
   client: KubeClient;
   resource: ResourceRef;
@@ -59,6 +75,8 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   backoff?: BackoffOptions;
   /** Page size of the initial and 410 lists. Default 500. */
   listPageSize?: number;
+  /** Applied to every listed or watched object before it is stored or delivered (see TransformFunc). */
+  transform?: TransformFunc;
 }
 
 interface ListResponse<T> {
@@ -187,7 +205,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       });
       // List items carry no apiVersion/kind; restore them so handlers see complete objects.
       const kind = page.kind?.replace(/List$/, '');
-      for (const it of page.items ?? []) items.push({ apiVersion: page.apiVersion, kind, ...it });
+      for (const it of page.items ?? []) items.push(this.reshape({ apiVersion: page.apiVersion, kind, ...it }));
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? '';
     } while (cont);
@@ -269,10 +287,10 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private apply(ev: WatchEvent<T>): void {
-    const obj = ev.object;
-    const rv = obj.metadata?.resourceVersion;
+    const rv = ev.object.metadata?.resourceVersion;
     if (rv) this.lastRv = rv;
     if (ev.type === 'BOOKMARK') return;
+    const obj = this.reshape(ev.object);
     if (ev.type === 'DELETED') {
       this.store.delete(objectKey(obj));
       this.emit({ type: 'delete', obj });
@@ -281,6 +299,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     const old = this.store.upsert(obj);
     if (!old) this.emit({ type: 'add', obj });
     else if (old.metadata?.resourceVersion !== rv) this.emit({ type: 'update', obj, old });
+  }
+
+  private reshape(obj: T): T {
+    return this.opts.transform ? (this.opts.transform(obj) as T) : obj;
   }
 
   private resync(): void {

@@ -7,7 +7,7 @@ import type { IndexFunc } from './cache.ts';
 import { KubeClient, type KubeObject } from './client.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { startHealthServer, type Check, type HealthServer } from './health.ts';
-import { Informer, resourceName, type InformerOptions, type ResourceRef } from './informer.ts';
+import { Informer, resourceName, type InformerOptions, type ResourceRef, type TransformFunc } from './informer.ts';
 import { LeaderElector, type LeaderElectionOptions } from './leaderelection.ts';
 import { createRuntimeMetrics, type RuntimeMetrics } from './metrics.ts';
 
@@ -28,7 +28,13 @@ export interface ManagerOptions {
   /** Stop gracefully on SIGTERM/SIGINT. Default true. */
   handleSignals?: boolean;
   /** Defaults for every informer (resync, stale deadline, backoff, watch timeout). */
-  informerDefaults?: Partial<Omit<InformerOptions, 'client' | 'resource' | 'indexers' | 'logger' | 'metrics'>>;
+  informerDefaults?: Partial<Omit<InformerOptions, 'client' | 'resource' | 'indexers' | 'logger' | 'metrics' | 'transform'>>;
+  /**
+   * The transform of each shared informer (see TransformFunc), chosen by resource, so every
+   * controller sharing an informer gets the same cached shape: the policy must keep what any of
+   * them reads. Undefined for a resource: objects are cached as the API server sends them.
+   */
+  informerTransform?: (resource: ResourceRef) => TransformFunc | undefined;
 }
 
 export type StopReason = 'signal' | 'leader-lost' | 'stopped' | 'error';
@@ -69,7 +75,8 @@ export class Manager {
     let inf = this.informers.get(key) as Informer<T> | undefined;
     if (!inf) {
       if (this.started) throw new Error(`informer for ${resourceName(resource)} requested after the manager started; create informers before start()`);
-      inf = new Informer<T>({ ...this.opts.informerDefaults, client: this.client, resource, logger: this.log, metrics: this.metrics });
+      const transform = this.opts.informerTransform?.(resource);
+      inf = new Informer<T>({ ...this.opts.informerDefaults, client: this.client, resource, logger: this.log, metrics: this.metrics, ...(transform ? { transform } : {}) });
       this.informers.set(key, inf);
     }
     for (const [name, fn] of Object.entries(o.indexers ?? {})) {

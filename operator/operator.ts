@@ -12,6 +12,7 @@ import type { RolloutFactory } from './controllers/rollout.ts';
 import { ensureCrds, type CrdPlanEntry } from './crds.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.ts';
+import { operatorInformerTransform } from './cache-transforms.ts';
 import { Manager, startHealthServer, type HealthServer, type StopReason } from '../kube/index.ts';
 
 export interface OperatorOptions {
@@ -83,6 +84,8 @@ export async function createOperator(o: OperatorOptions): Promise<Operator> {
     ...(o.healthPort !== undefined ? { healthPort: o.healthPort, healthHost: o.bindAddress ?? '0.0.0.0' } : {}),
     handleSignals: o.handleSignals ?? true,
     informerDefaults: { resyncMs: o.resyncMs ?? 600_000 },
+    // Cache only what the operator reads (issue 23: 249 MiB at 5000 nodes).
+    informerTransform: operatorInformerTransform,
     ...(leaderElect
       ? {
           leaderElection: {
