@@ -6,8 +6,9 @@
  *
  * Both DaemonSets run on every kwok node at once, so both rollouts see the same cluster load:
  *  - Weft: the Installation's MTU changes; timed from the apply until Installation Ready again
- *    (every node replaced in batches and its NodeNetwork — written by the TEST-SIDE agent
- *    simulator — reporting the new configuration hash, Ready). Canary first, then batches.
+ *    (every node replaced and its NodeNetwork — written by the TEST-SIDE agent simulator —
+ *    reporting the new configuration hash, Ready). Canary first, then a sliding window of
+ *    maxUnavailable nodes in flight (issue 23).
  *  - native: a plain DaemonSet with updateStrategy RollingUpdate (same maxUnavailable) gets a
  *    template annotation changed; timed until every pod is updated and available (kwok marks
  *    pods Ready).
@@ -199,7 +200,9 @@ async function main(): Promise<void> {
         else batches.push({ at: d.at, pods: [d.pod] });
       }
       const uidsAfter = [...tracker.created.values()];
-      for (const [i, b] of batches.entries()) {
+      // A sliding window starts nodes a few at a time: show the first rounds of deletes and count the rest.
+      if (batches.length > 8) log(`#   ${batches.length} rounds of deletes (a round: deletes less than 200 ms apart); the first 5:`);
+      for (const [i, b] of batches.slice(0, batches.length > 8 ? 5 : batches.length).entries()) {
         const next = batches[i + 1]?.at;
         const fresh = uidsAfter.filter((c) => c.at >= b.at && (next === undefined || c.at < next));
         const maxOf = (xs: (number | undefined)[]) => (xs.length && xs.every((x) => x !== undefined) ? ((Math.max(...(xs as number[])) - b.at) / 1000).toFixed(2) : '?');

@@ -134,10 +134,13 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
         const nn = reports.get(name);
         const ready = nn?.status?.conditions?.find((c) => c.type === 'Ready');
         const unavailable = nodeAvailability(node);
-        const granted = nn?.metadata?.annotations?.[annotations.configGrant];
+        let granted = nn?.metadata?.annotations?.[annotations.configGrant];
+        const g = grants.get(name);
+        // A grant this process just sent: the cache may not show it yet, and the node is in
+        // flight from the moment it went out (else the window would start it twice).
+        if (g && g.hash === input.configHash) granted = g.hash;
         let grantedSince: number | undefined;
         if (granted === input.configHash) {
-          const g = grants.get(name);
           if (!g || g.hash !== granted) grants.set(name, { hash: granted, at: t });
           grantedSince = grants.get(name)!.at;
         } else grants.delete(name);
