@@ -16,6 +16,8 @@ export interface EffectivePool {
   natOutgoing: boolean;
   /** Kubernetes label selector; '' selects every node. */
   nodeSelector: string;
+  /** Its blocks are not advertised over BGP (absent: false). */
+  disableBGPExport?: boolean;
 }
 
 /** Exactly one method set, as in the Installation (render fills in the default). */
@@ -25,7 +27,12 @@ export interface EffectiveBGP {
   enabled: boolean;
   fullMesh: boolean;
   asNumber: number;
-  peers: { peerIP: string; asNumber: number; nodeSelector: string }[];
+  peers: EffectiveBGPPeer[];
+  /** Route reflectors (mode RouteReflectors; fullMesh is then false): the nodes nodeSelector
+   *  selects peer with every node, the others with them only (RFC 4456). */
+  routeReflectors?: { nodeSelector: string; clusterID: string };
+  /** IPv4 CIDRs every node advertises to its configured peers (Service cluster IPs, external IPs). */
+  serviceCIDRs?: string[];
   /** Session timers in seconds (RFC 4271 section 4.4); absent in a config.json of an older operator: bgpDefaults. */
   keepaliveTime?: number;
   holdTime?: number;
@@ -33,6 +40,26 @@ export interface EffectiveBGP {
   gracefulRestart?: boolean;
   restartTime?: number;
 }
+
+/** A configured BGP peer (spec.network.bgp.peers[]). */
+export interface EffectiveBGPPeer {
+  peerIP: string;
+  asNumber: number;
+  nodeSelector: string;
+  /** TTL of the session's packets when the peer is routed hops away (BIRD `multihop`); absent: same segment. */
+  ebgpMultihop?: number;
+  /** Key of Secret bgpPasswordSecret holding the session's TCP MD5 password. */
+  passwordSecretKey?: string;
+}
+
+/** The one Secret (namespace weft-system) the node agent may read: BGP session passwords, by key. */
+export const bgpPasswordSecret = 'weft-bgp-passwords';
+
+/**
+ * Node annotation giving a node its own AS number (decimal, 1..4294967295) instead of the
+ * cluster's spec.network.bgp.asNumber; its sessions to nodes of another AS are eBGP.
+ */
+export const nodeAsNumberAnnotation = 'weft.dev/bgp-as-number';
 
 /**
  * Defaults of spec.network.bgp's timers (the schema's defaults; a unit test holds them equal):

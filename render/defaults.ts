@@ -25,6 +25,7 @@ export interface NormalizedPool {
   encapsulation: Encapsulation;
   natOutgoing: boolean;
   nodeSelector: string;
+  disableBGPExport: boolean;
 }
 
 export interface NormalizedSpec {
@@ -33,7 +34,10 @@ export interface NormalizedSpec {
   imagePullSecrets: LocalObjectReference[];
   mtu: number;
   bgp: {
-    mode: 'Disabled' | 'FullMesh'; asNumber: number; peers: Required<BGPPeer>[];
+    mode: 'Disabled' | 'FullMesh' | 'RouteReflectors'; asNumber: number;
+    peers: (Required<Pick<BGPPeer, 'peerIP' | 'asNumber' | 'nodeSelector'>> & Pick<BGPPeer, 'ebgpMultihop' | 'passwordSecretKey'>)[];
+    routeReflectors?: { nodeSelector: string; clusterID: string };
+    serviceClusterIPs: string[]; serviceExternalIPs: string[];
     keepaliveTime: number; holdTime: number; gracefulRestart: boolean; restartTime: number;
   };
   pools: NormalizedPool[];
@@ -77,7 +81,14 @@ export function normalizeSpec(installation: Installation): NormalizedSpec {
     bgp: {
       mode: bgp.mode ?? specDefaults.bgpMode,
       asNumber: bgp.asNumber ?? specDefaults.asNumber,
-      peers: (bgp.peers ?? []).map((p) => ({ peerIP: p.peerIP, asNumber: p.asNumber, nodeSelector: p.nodeSelector ?? '' })),
+      peers: (bgp.peers ?? []).map((p) => ({
+        peerIP: p.peerIP, asNumber: p.asNumber, nodeSelector: p.nodeSelector ?? '',
+        ...(p.ebgpMultihop !== undefined ? { ebgpMultihop: p.ebgpMultihop } : {}),
+        ...(p.passwordSecretKey ? { passwordSecretKey: p.passwordSecretKey } : {}),
+      })),
+      ...(bgp.routeReflectors ? { routeReflectors: { nodeSelector: bgp.routeReflectors.nodeSelector.trim(), clusterID: bgp.routeReflectors.clusterID } } : {}),
+      serviceClusterIPs: bgp.serviceClusterIPs ?? [],
+      serviceExternalIPs: bgp.serviceExternalIPs ?? [],
       keepaliveTime: bgp.keepaliveTimeSeconds ?? bgpDefaults.keepaliveTime,
       holdTime: bgp.holdTimeSeconds ?? bgpDefaults.holdTime,
       gracefulRestart: (bgp.gracefulRestart ?? 'Enabled') === 'Enabled',
@@ -94,6 +105,7 @@ export function normalizeSpec(installation: Installation): NormalizedSpec {
         encapsulation: p.encapsulation ?? specDefaults.encapsulation,
         natOutgoing: (p.natOutgoing ?? specDefaults.natOutgoing) === 'Enabled',
         nodeSelector: (p.nodeSelector ?? specDefaults.nodeSelector).trim(),
+        disableBGPExport: p.disableBGPExport ?? false,
       };
     }),
     ...(net.nodeAddressAutodetectionV4 ? { autodetectionV4: net.nodeAddressAutodetectionV4 } : {}),

@@ -10,17 +10,27 @@ import type {
   NodeAddressAutodetection,
 } from '../api/index.ts';
 import type { NormalizedSpec } from './defaults.ts';
+import { normalizeCidr } from '../api/index.ts';
 
 /** The VXLAN device's name; its VNI and port come from spec.network.vxlan (defaults: api vxlanDefaults). */
 export const VXLAN = { device: 'weft.vxlan' } as const;
 export const IPIP = { device: 'weft.ipip' } as const;
 
+/** BGP runs (BIRD on every node) when a node-to-node topology is chosen or any peer is configured. */
+export function bgpEnabled(spec: NormalizedSpec): boolean {
+  return spec.bgp.mode !== 'Disabled' || spec.bgp.peers.length > 0;
+}
+
 export function effectiveBgp(spec: NormalizedSpec): EffectiveBGP {
   return {
-    enabled: spec.bgp.mode === 'FullMesh' || spec.bgp.peers.length > 0,
+    enabled: bgpEnabled(spec),
     fullMesh: spec.bgp.mode === 'FullMesh',
     asNumber: spec.bgp.asNumber,
-    peers: spec.bgp.peers.map((p) => ({ peerIP: p.peerIP, asNumber: p.asNumber, nodeSelector: p.nodeSelector })),
+    peers: spec.bgp.peers.map((p) => ({ ...p })),
+    ...(spec.bgp.mode === 'RouteReflectors' && spec.bgp.routeReflectors ? { routeReflectors: { ...spec.bgp.routeReflectors } } : {}),
+    ...(spec.bgp.serviceClusterIPs.length + spec.bgp.serviceExternalIPs.length > 0
+      ? { serviceCIDRs: [...new Set([...spec.bgp.serviceClusterIPs, ...spec.bgp.serviceExternalIPs].map(normalizeCidr))] }
+      : {}),
     keepaliveTime: spec.bgp.keepaliveTime,
     holdTime: spec.bgp.holdTime,
     gracefulRestart: spec.bgp.gracefulRestart,

@@ -9,7 +9,7 @@ import { renderConfigMap } from './configmap.ts';
 import { renderConflist } from './conflist.ts';
 import { renderDaemonSet } from './daemonset.ts';
 import { normalizeSpec, type NormalizedSpec } from './defaults.ts';
-import { buildEffectiveConfig } from './effective.ts';
+import { bgpEnabled, buildEffectiveConfig } from './effective.ts';
 import { decideEncapsulation } from './encapsulation.ts';
 import { configHash } from '../api/config-hash.ts';
 import { describeFixes, type Fix } from '../api/advice.ts';
@@ -65,6 +65,7 @@ function parseSelectors(spec: NormalizedSpec): { pools: NodeSelector[]; peers: N
   };
   const pools = spec.pools.map((p) => parse(p.nodeSelector, `spec.network.ipPools[${p.index}].nodeSelector`));
   const peers = spec.bgp.peers.map((p, i) => parse(p.nodeSelector, `spec.network.bgp.peers[${i}].nodeSelector`));
+  if (spec.bgp.routeReflectors) parse(spec.bgp.routeReflectors.nodeSelector, 'spec.network.bgp.routeReflectors.nodeSelector');
   if (problems.length > 0) throw new RenderInputError(problems);
   return { pools, peers };
 }
@@ -96,7 +97,8 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
   explain.push(...overlaps.explain);
   degraded.push(...overlaps.problems);
 
-  const bgp = { enabled: spec.bgp.mode === 'FullMesh' || spec.bgp.peers.length > 0, fullMesh: spec.bgp.mode === 'FullMesh' };
+  // Reflector sessions are `direct` like the mesh's: both need the nodes on one segment.
+  const bgp = { enabled: bgpEnabled(spec), fullMesh: spec.bgp.mode !== 'Disabled' };
   const pooled = new Set<string>();
   const pools: EffectivePool[] = spec.pools.map((pool, i) => {
     const selected = nodes.filter((n) => nodeSelectorMatches(selectors.pools[i]!, n.labels ?? {}));
@@ -126,6 +128,7 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
       dataplane: decided.dataplane,
       natOutgoing: pool.natOutgoing,
       nodeSelector: pool.nodeSelector,
+      ...(pool.disableBGPExport ? { disableBGPExport: true } : {}),
     };
   });
 
@@ -159,9 +162,9 @@ export function render(installation: Installation, facts: ClusterFacts = noFacts
   const b = effective.bgp;
   explain.push({
     subject: 'bgp',
-    decision: b.enabled ? (b.fullMesh ? `FullMesh, AS ${b.asNumber}` : `AS ${b.asNumber}`) : 'Disabled',
+    decision: b.enabled ? (b.fullMesh ? `FullMesh, AS ${b.asNumber}` : b.routeReflectors ? `RouteReflectors, AS ${b.asNumber}` : `AS ${b.asNumber}`) : 'Disabled',
     reason: b.enabled
-      ? `${b.fullMesh ? 'every node peers with every other node over iBGP' : 'no node-to-node mesh'}${b.peers.length > 0 ? `; ${plural(b.peers.length, 'external peer')}: ${b.peers.map((p) => `${p.peerIP} AS ${p.asNumber}`).join(', ')}` : ''}`
+      ? `${b.fullMesh ? 'every node peers with every other node over iBGP' : b.routeReflectors ? `nodes selected by ${JSON.stringify(b.routeReflectors.nodeSelector)} reflect routes (cluster ID ${b.routeReflectors.clusterID}); the others peer with them only` : 'no node-to-node mesh'}${b.peers.length > 0 ? `; ${plural(b.peers.length, 'external peer')}: ${b.peers.map((p) => `${p.peerIP} AS ${p.asNumber}`).join(', ')}` : ''}`
       : 'spec.network.bgp.mode is Disabled and no peers are configured',
   });
   const plugins = ['ptp', ...(effective.hostPorts ? ['portmap'] : []), ...(effective.bandwidth ? ['bandwidth'] : [])];

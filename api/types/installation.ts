@@ -72,13 +72,26 @@ export interface NetworkSpec {
  */
 export interface BGPSpec {
   /**
-   * FullMesh peers every node with every other node over iBGP; Disabled uses no BGP.
+   * FullMesh peers every node with every other node over iBGP; RouteReflectors turns the mesh off: the nodes routeReflectors selects peer with every node and reflect routes (RFC 4456), every other node peers with the reflectors only; Disabled runs no node-to-node BGP (configured peers still get one).
    */
-  mode?: 'Disabled' | 'FullMesh';
+  mode?: 'Disabled' | 'FullMesh' | 'RouteReflectors';
   /**
    * The cluster's autonomous system number.
    */
   asNumber?: number;
+  routeReflectors?: BGPRouteReflectors;
+  /**
+   * CIDRs of the Service cluster IP range (the kube-apiserver's --service-cluster-ip-range) every node advertises to its configured peers, so routers reach Services through any node.
+   *
+   * @maxItems 4
+   */
+  serviceClusterIPs?: string[];
+  /**
+   * CIDRs of Service external IPs every node advertises to its configured peers.
+   *
+   * @maxItems 16
+   */
+  serviceExternalIPs?: string[];
   /**
    * Seconds between BGP KEEPALIVE messages on every session Weft renders (RFC 4271 section 4.4; one third of holdTimeSeconds is customary).
    */
@@ -102,6 +115,19 @@ export interface BGPSpec {
    */
   peers?: BGPPeer[];
 }
+/**
+ * The nodes that act as route reflectors (mode RouteReflectors).
+ */
+export interface BGPRouteReflectors {
+  /**
+   * The reflector nodes, as a Kubernetes label selector or a Calico selector (see ipPools nodeSelector). It may not be empty: a selector of every node leaves no client to reflect for.
+   */
+  nodeSelector: string;
+  /**
+   * The reflectors' cluster ID (RFC 4456), an IPv4 address in dotted form, e.g. 244.0.0.1; every reflector uses the same one.
+   */
+  clusterID: string;
+}
 export interface BGPPeer {
   /**
    * Address of the peer.
@@ -115,6 +141,14 @@ export interface BGPPeer {
    * The nodes that peer with it, as a Kubernetes label selector or a Calico selector (see ipPools nodeSelector); empty means all nodes.
    */
   nodeSelector?: string;
+  /**
+   * The peer is this many routed hops away (the TTL of the session's packets); omitted, it must share the node's segment.
+   */
+  ebgpMultihop?: number;
+  /**
+   * TCP MD5 password of the session (RFC 2385): the key of Secret weft-bgp-passwords in namespace weft-system that holds it. The node agent may read that one Secret only.
+   */
+  passwordSecretKey?: string;
 }
 export interface IPPool {
   /**
@@ -137,6 +171,10 @@ export interface IPPool {
    * Masquerade traffic from this pool to destinations outside every pool.
    */
   natOutgoing?: 'Enabled' | 'Disabled';
+  /**
+   * Do not advertise this pool's blocks over BGP (to other nodes, reflectors or routers); its pods are then reachable across nodes only by encapsulation.
+   */
+  disableBGPExport?: boolean;
   /**
    * The nodes that get blocks from this pool: a Kubernetes label selector (e.g. "zone=a,tier!=edge") or a Calico selector (e.g. "all()", "zone == 'a' && !has(edge)"; read as Calico when it holds a quote, &&, ||, braces, all( or has(). Empty selects all nodes.
    */

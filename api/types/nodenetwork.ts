@@ -107,6 +107,18 @@ export interface NodeIPAMStatus {
 }
 export interface NodeBGPStatus {
   /**
+   * This node's AS number (the cluster's, or its Node's weft.dev/bgp-as-number annotation).
+   */
+  asNumber?: number;
+  /**
+   * This node is a route reflector (spec.network.bgp.routeReflectors selects it).
+   */
+  routeReflector?: boolean;
+  /**
+   * Why BGP on this node is not as configured (an invalid annotation, an unreadable password).
+   */
+  error?: string;
+  /**
    * @maxItems 1024
    */
   sessions?: BGPSession[];
@@ -118,6 +130,10 @@ export interface BGPSession {
    */
   state: string;
   info?: string;
+  /**
+   * BIRD's last error of this session, e.g. "Received: Authentication failed".
+   */
+  lastError?: string;
 }
 export interface NodeKernelStatus {
   /**

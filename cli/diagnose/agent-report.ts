@@ -114,6 +114,7 @@ export function parseAgentDiagnose(endpoint: string, raw: unknown): AgentReport 
   } else if (Array.isArray(d.bgpSessions) && (backend === 'bgp' || d.bgpSessions.length)) {
     report.bgp = (d.bgpSessions as unknown[]).map(obj).filter((x): x is Json => !!x && !!str(x.peer)).map((x): BgpSessionFacts => ({
       peer: str(x.peer)!, state: str(x.state) ?? '?', ...(str(x.name) ? { name: str(x.name)! } : {}), ...(str(x.info) ? { info: str(x.info)! } : {}),
+      ...(str(x.lastError) ? { lastError: str(x.lastError)! } : {}),
     }));
   }
   return report;

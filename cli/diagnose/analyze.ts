@@ -373,8 +373,25 @@ function nodeBlock(s: Snapshot, b: IPAMBlock) {
   return nodeNetwork(s, b.spec.node)?.status?.blocks?.find((x) => x.cidr === b.spec.cidr);
 }
 
+/**
+ * How to fix a session that is down, from what BIRD said and what the Installation says of the
+ * peer: a wrong AS, a password (an MD5 mismatch is silent: the kernel drops the segments, so the
+ * session only times out), a multihop peer, or the network between them.
+ */
+export function bgpSessionFix(node: string, x: BgpSessionFacts, peer: { asNumber?: number; passwordSecretKey?: string; ebgpMultihop?: number; configured: boolean }): string {
+  const err = x.lastError ?? '';
+  const where = peer.configured ? `spec.network.bgp.peers (peerIP ${x.peer})` : 'spec.network.bgp';
+  if (/Bad peer AS/i.test(err)) return `the AS numbers do not match: the peer ${x.peer} rejects ${node}'s AS or reports another one; set the peer's asNumber in ${where} (and the weft.dev/bgp-as-number annotation of the Nodes) to what the router is configured with`;
+  if (/Authentication|MD5/i.test(err)) return `the session password does not match: make key ${peer.passwordSecretKey ?? '<passwordSecretKey>'} of Secret weft-system/weft-bgp-passwords equal to the router's password for ${node}`;
+  if (peer.passwordSecretKey) return `the session to ${x.peer} uses a TCP MD5 password (key ${peer.passwordSecretKey} of Secret weft-system/weft-bgp-passwords); a mismatch is silent (the kernel drops the segments, BIRD sees only timeouts): compare it with the router's password for ${node}, then check TCP 179 between them`;
+  if (peer.configured && peer.ebgpMultihop === undefined) return `${x.peer} is a configured peer without ebgpMultihop: Weft expects it on ${node}'s segment; if it is routed hops away set ebgpMultihop in ${where}, else check TCP 179 between them and the router's neighbor configuration for ${node}`;
+  return `check TCP 179 between ${node} and ${x.peer} (firewalls), the peer's AS number in ${where}, and BIRD on the peer (birdc show protocols all)`;
+}
+
 function checkBgp(s: Snapshot, f: Findings): void {
-  if (!pools(s).some(isBgp)) return;
+  const bgpSpec = s.installation?.spec?.network?.bgp;
+  const enabled = (bgpSpec?.mode !== undefined && bgpSpec.mode !== 'Disabled') || (bgpSpec?.peers?.length ?? 0) > 0;
+  if (!pools(s).some(isBgp) && !enabled) return;
   const down = new Set<string>();
   for (const node of s.nodes) {
     const a = agentOf(s, node.name);
@@ -400,8 +417,8 @@ function checkBgp(s: Snapshot, f: Findings): void {
       f.add({
         id: 'bgp-session-down', severity: 'critical', node: node.name, peer: peerNode ?? x.peer,
         summary: `BGP session ${node.name} -> ${peerNode ? `${peerNode} (${x.peer})` : x.peer} is ${x.state}, not Established: routes to its blocks are missing`,
-        evidence: [`${x.name ?? 'session'} ${x.peer}: ${x.state}${x.info ? ` ${x.info}` : ''}`],
-        remediation: `check TCP 179 between ${node.name} and ${x.peer} (firewalls), the peer's AS number in spec.network.bgp, and BIRD on the peer (birdc show protocols all)`,
+        evidence: [`${x.name ?? 'session'} ${x.peer}: ${x.state}${x.info ? ` ${x.info}` : ''}${x.lastError ? `; last error: ${x.lastError}` : ''}`],
+        remediation: bgpSessionFix(node.name, x, ((p) => (p ? { ...p, configured: true } : { configured: false }))(bgpSpec?.peers?.find((p) => p.peerIP === x.peer))),
       });
     }
   }

@@ -57,7 +57,8 @@ export interface InterfaceFacts {
 
 export interface FdbFacts { mac: string; dst?: string }
 export interface NeighbourFacts { dst: string; dev: string; lladdr?: string; state: string[] }
-export interface BgpSessionFacts { peer: string; name?: string; state: string; info?: string }
+/** lastError: BIRD's `Last error` of the session (e.g. "Received: Bad peer AS"). */
+export interface BgpSessionFacts { peer: string; name?: string; state: string; info?: string; lastError?: string }
 export interface Unavailable { unavailable: string }
 
 export function isUnavailable(x: unknown): x is Unavailable {

@@ -24,7 +24,8 @@ import { DEFAULT_LINK_PREFIX, DEFAULT_NFT_TABLE, WEFT_ROUTE_PROTOCOL } from '../
 import { storeDir } from '../ipam/hostlocal.ts';
 import { NodeIpam, type IpamSnapshot } from '../ipam/node-ipam.ts';
 import { mergeConditions, statusEqual, statusMergePatch, type ConditionInput } from '../status/nodenetwork.ts';
-import { configuredPeersFor } from '../backends/bird-config.ts';
+import { birdPassword, configuredPeersFor, type ConfiguredBgpPeer } from '../backends/bird-config.ts';
+import { bgpPasswordSecret, names, nodeAsNumberAnnotation } from '../../../api/effective-config.ts';
 import { diagnose } from './diagnose.ts';
 import {
   AgentApi, API_VERSION, nodeOwnerReference, resources, type IPAMBlockObject, type NodeNetworkObject, type NodeObject, type PodObject,
@@ -146,6 +147,8 @@ export class NodeAgent {
   private lastStatusWrite = 0;
   /** The configuration hash the operator handed this node that the mounted ConfigMap does not hold yet. */
   private pendingGrant: string | undefined;
+  /** Why BGP on this node is not as configured (bad annotation, unreadable password); status.bgp.error. */
+  private bgpProblems: string[] = [];
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.log;
@@ -214,7 +217,7 @@ export class NodeAgent {
     this.nodeInformer = new Informer<NodeObject>({ ...common, resource: resources.node(this.o.nodeName) });
     this.nodeNetworks.subscribe((ev) => this.onEvent(ev, nodeNetworkPeerKey, true));
     this.blocks.subscribe((ev) => this.onEvent(ev, ipamBlockPeerKey, false));
-    this.nodeInformer.subscribe((ev) => this.onEvent(ev, (n) => JSON.stringify([n.metadata?.labels ?? {}, n.metadata?.uid]), false));
+    this.nodeInformer.subscribe((ev) => this.onEvent(ev, (n) => JSON.stringify([n.metadata?.labels ?? {}, n.metadata?.uid, n.metadata?.annotations?.[nodeAsNumberAnnotation]]), false));
     const informers = [this.nodeNetworks, this.blocks, this.pods, this.nodeInformer] as Informer<KubeObject>[];
     this.informerRuns = informers.map((i) => i.start(this.abort.signal));
     const t0 = performance.now();
@@ -430,20 +433,58 @@ export class NodeAgent {
    * and the current Node labels, so whatever they decide — here, which configured BGP peers
    * select this node — reaches the backend on the next pass, not only when the backend changes.
    */
-  private dataplaneConfig(backend: BackendName): DataplaneConfig {
+  private async dataplaneConfig(backend: BackendName): Promise<DataplaneConfig> {
     const c = this.cfg.config;
     if (backend === 'bgp' && !this.cfg.birdTemplate) throw new Error(`pools use the bgp dataplane but ${this.o.configDir}/bird.conf is missing; the operator renders it when spec.network.bgp is enabled`);
     const labels = this.node.metadata?.labels ?? {};
+    let bgp: DataplaneConfig['bgp'];
+    this.bgpProblems = [];
+    if (c.bgp.enabled && this.cfg.birdTemplate) {
+      const nodeAs = nodeAsNumber(this.node);
+      if (nodeAs.error) this.bgpProblems.push(nodeAs.error);
+      const rr = c.bgp.routeReflectors;
+      bgp = {
+        asNumber: c.bgp.asNumber, template: this.cfg.birdTemplate, fullMesh: c.bgp.fullMesh,
+        peers: await this.withPasswords(configuredPeersFor(c.bgp, labels)),
+        ...(rr ? { routeReflectors: true, routeReflector: matchesSelector(rr.nodeSelector, labels) } : {}),
+        ...(nodeAs.asNumber !== undefined && nodeAs.asNumber !== c.bgp.asNumber ? { nodeAsNumber: nodeAs.asNumber } : {}),
+        ...this.o.bird,
+      };
+    }
     return {
       mtu: c.mtu,
       // natOutgoing and "outside every pool" are about all pools, not only this node's.
       pools: c.pools.filter((p) => p.family === 4).map((p) => ({ cidr: p.cidr, natOutgoing: p.natOutgoing })),
       vxlan: { vni: c.vxlan.vni, port: c.vxlan.port },
       linkPrefix: this.linkPrefix,
-      ...(c.bgp.enabled && this.cfg.birdTemplate
-        ? { bgp: { asNumber: c.bgp.asNumber, template: this.cfg.birdTemplate, fullMesh: c.bgp.fullMesh, peers: configuredPeersFor(c.bgp, labels), ...this.o.bird } }
-        : {}),
+      ...(bgp ? { bgp } : {}),
     };
+  }
+
+  /**
+   * The configured peers with their passwords, read from Secret weft-bgp-passwords (the one
+   * Secret the agent may read, by name). A peer whose password cannot be read is left out —
+   * a session without its password would only fail — and the reason goes to status.bgp.error.
+   */
+  private async withPasswords(peers: ConfiguredBgpPeer[]): Promise<ConfiguredBgpPeer[]> {
+    if (!peers.some((p) => p.passwordSecretKey)) return peers;
+    let data: Record<string, string> | undefined;
+    let readError = '';
+    try { data = (await this.api.getBgpPasswordSecret()).data ?? {}; } catch (e) {
+      readError = isNotFound(e) ? `Secret ${names.namespace}/${bgpPasswordSecret} does not exist; create it with the password keys of spec.network.bgp.peers` : `reading Secret ${names.namespace}/${bgpPasswordSecret}: ${(e as Error).message}`;
+    }
+    const out: ConfiguredBgpPeer[] = [];
+    for (const p of peers) {
+      if (!p.passwordSecretKey) { out.push(p); continue; }
+      const raw = data?.[p.passwordSecretKey];
+      const password = raw === undefined ? undefined : Buffer.from(raw, 'base64').toString('utf8');
+      let problem = readError;
+      if (!problem && password === undefined) problem = `Secret ${names.namespace}/${bgpPasswordSecret} has no key ${p.passwordSecretKey}`;
+      if (!problem) { try { birdPassword(password!); } catch (e) { problem = `Secret ${names.namespace}/${bgpPasswordSecret} key ${p.passwordSecretKey}: ${(e as Error).message}`; } }
+      if (problem) { this.bgpProblems.push(`peer ${p.address} left out: ${problem}`); continue; }
+      out.push({ ...p, password: password! });
+    }
+    return out;
   }
 
   private backendFor(pools: EffectivePool[]): BackendName {
@@ -454,7 +495,7 @@ export class NodeAgent {
 
   private async syncKernel(pools: EffectivePool[], ipam: IpamSnapshot): Promise<void> {
     const backend = this.backendFor(pools);
-    const config = this.dataplaneConfig(backend);
+    const config = await this.dataplaneConfig(backend);
     // The backend object is stateless; only a different mode needs a new one. Everything that
     // varies between passes (peers by Node labels, the BIRD template) is in config.
     if (!this.dataplane || this.dataplane.backend.name !== backend) {
@@ -476,6 +517,7 @@ export class NodeAgent {
     const rejected = new Map<string, string>();
     const peers = computePeers(this.nodeNetworks.store.list(), this.blocks.store.list(), {
       self: this.o.nodeName,
+      // A BGP peer matters without blocks: its session (a reflector may hold no block at all).
       keepBlockless: backend === 'bgp',
       pools: this.cfg.config.pools.filter((p) => p.family === 4).map((p) => ({ cidr: p.cidr, blockSize: p.blockSize })),
       ownBlocks: local.blocks,
@@ -524,7 +566,15 @@ export class NodeAgent {
         lastSyncChanges: report.kernel.ops,
         sysctls: Object.fromEntries(report.sysctls.filter((r) => r.observed !== null).map((r) => [r.key, String(r.set ? r.wanted : r.observed)])),
       };
-      if (report.daemon) s.bgp = { sessions: report.daemon.sessions.map((x) => ({ peer: x.peer, state: x.state, ...(x.info ? { info: x.info } : {}) })) };
+      if (report.daemon) {
+        const bgp = this.dataplane?.config.bgp;
+        s.bgp = {
+          ...(bgp ? { asNumber: bgp.nodeAsNumber ?? bgp.asNumber } : {}),
+          ...(bgp?.routeReflector ? { routeReflector: true } : {}),
+          ...(this.bgpProblems.length ? { error: this.bgpProblems.join('; ').slice(0, 1024) } : {}),
+          sessions: report.daemon.sessions.map((x) => ({ peer: x.peer, state: x.state, ...(x.info ? { info: x.info } : {}), ...(x.lastError ? { lastError: x.lastError.slice(0, 1024) } : {}) })),
+        };
+      }
     }
     s.cni = { conflist: this.confPath, written: this.state.conflistWritten };
     let ready: ConditionInput = { type: 'Ready', status: 'True', reason: 'Ready', message: 'conflist written, kernel in sync, routes to every peer programmed' };
@@ -555,7 +605,7 @@ export class NodeAgent {
     return {
       ...(kernelAttempted ? { kernel: { inSync: this.state.kernelInSync, ...(this.state.lastError ? { error: this.state.lastError } : {}) } } : {}),
       ...(u ? { mtu: { pod: this.cfg.config.mtu, underlay: u.mtu, overhead: this.overhead(pools), interface: u.interface } } : {}),
-      ...(this.state.backend === 'bgp' && daemon ? { bgpSessions: daemon.sessions } : {}),
+      ...(daemon ? { bgpSessions: daemon.sessions } : {}),
       ...(ipam ? { released: ipam.released, claimed: ipam.claimed, exhaustedPools: ipam.exhaustedPools } : {}),
       ...(conflistWritten ? { conflistWritten } : {}),
       persisted: {
@@ -576,7 +626,7 @@ export class NodeAgent {
   private async writeStatus(pools: EffectivePool[], ipam: IpamSnapshot | undefined, problems: ConditionInput[]): Promise<'written' | 'unchanged' | 'deferred'> {
     const next = this.computeStatus(pools, ipam, problems);
     if (statusEqual(next, this.lastStatus)) return 'unchanged';
-    const essential = (s: NodeNetworkStatus | undefined) => JSON.stringify([s?.address, s?.vtep, s?.blocks?.map((b) => b.cidr), s?.conditions?.map((c) => [c.type, c.status, c.reason]), s?.configHash, s?.agentVersion, s?.interface, s?.mtu, s?.cni?.written]);
+    const essential = (s: NodeNetworkStatus | undefined) => JSON.stringify([s?.address, s?.vtep, s?.bgp?.asNumber, s?.bgp?.routeReflector, s?.blocks?.map((b) => b.cidr), s?.conditions?.map((c) => [c.type, c.status, c.reason]), s?.configHash, s?.agentVersion, s?.interface, s?.mtu, s?.cni?.written]);
     if (essential(next) === essential(this.lastStatus) && Date.now() - this.lastStatusWrite < this.o.statusMinIntervalMs) return 'deferred';
     let updated: NodeNetworkObject;
     try {
@@ -698,4 +748,19 @@ export class NodeAgent {
 /** The configuration hash the operator handed this node (annotations.configGrant), if any. */
 function grantOf(nn: { metadata?: { annotations?: Record<string, string> } } | undefined): string | undefined {
   return nn?.metadata?.annotations?.[annotations.configGrant];
+}
+
+/**
+ * This node's AS from its Node annotation weft.dev/bgp-as-number: a decimal 1..4294967295. Absent:
+ * undefined (the cluster's AS). Anything else is refused with an error naming the fix, and the
+ * cluster's AS is used.
+ */
+export function nodeAsNumber(node: NodeObject): { asNumber?: number; error?: string } {
+  const raw = node.metadata?.annotations?.[nodeAsNumberAnnotation];
+  if (raw === undefined) return {};
+  const n = /^[1-9][0-9]{0,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= 4294967295)) {
+    return { error: `Node ${node.metadata?.name ?? '?'} annotation ${nodeAsNumberAnnotation}=${JSON.stringify(raw.slice(0, 32))} is not an AS number (a decimal 1-4294967295); using the cluster's spec.network.bgp.asNumber. Fix or remove the annotation` };
+  }
+  return { asNumber: n };
 }

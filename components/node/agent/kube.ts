@@ -4,6 +4,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { IPAMBlock } from '../../../api/types/ipamblock.ts';
 import type { NodeNetwork } from '../../../api/types/nodenetwork.ts';
 import { isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceRef } from '../../../kube/index.ts';
+import { bgpPasswordSecret, names } from '../../../api/effective-config.ts';
 
 export const GROUP = 'network.weft.dev';
 export const VERSION = 'v1';
@@ -49,6 +50,11 @@ export class AgentApi {
 
   getNode(name: string): Promise<NodeObject> {
     return this.call('get', `/api/v1/nodes/${encodeURIComponent(name)}`, 'GET');
+  }
+
+  /** The BGP password Secret (api bgpPasswordSecret), the one Secret the agent may read (by name). */
+  getBgpPasswordSecret(): Promise<{ data?: Record<string, string> }> {
+    return this.call('get', `/api/v1/namespaces/${names.namespace}/secrets/${bgpPasswordSecret}`, 'GET');
   }
 
   getNodeNetwork(name: string): Promise<NodeNetworkObject> {

@@ -53,7 +53,7 @@ function interval(cidr: string): [number, number] {
  * overlaps an older block of another node or one of ours. Each drop is reported to o.reject.
  */
 export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBlockObject[], o: PeerOptions): PeerNode[] {
-  const candidates = new Map<string, { address: string; mac?: string; ownerUid?: string }>();
+  const candidates = new Map<string, { address: string; mac?: string; ownerUid?: string; asNumber?: number; routeReflector?: boolean }>();
   for (const nn of nodeNetworks) {
     const name = nn.metadata?.name;
     if (!name || name === o.self || nn.metadata?.deletionTimestamp) continue;
@@ -70,7 +70,16 @@ export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBloc
       o.reject?.({ node: name, field: 'status.vtep.mac', value: shown(rawMac), reason: 'not a MAC address such as 0e:57:c6:12:00:0b' });
       continue;
     }
-    candidates.set(name, { address, ...(rawMac ? { mac: rawMac.toLowerCase() } : {}), ...(nodeOwnerUid(nn, name) ? { ownerUid: nodeOwnerUid(nn, name) } : {}) });
+    const rawAs = nn.status?.bgp?.asNumber;
+    if (rawAs !== undefined && !(typeof rawAs === 'number' && Number.isInteger(rawAs) && rawAs >= 1 && rawAs <= 4294967295)) {
+      o.reject?.({ node: name, field: 'status.bgp.asNumber', value: shown(rawAs), reason: 'not an AS number (1-4294967295)' });
+      continue;
+    }
+    const rr = nn.status?.bgp?.routeReflector === true;
+    candidates.set(name, {
+      address, ...(rawMac ? { mac: rawMac.toLowerCase() } : {}), ...(nodeOwnerUid(nn, name) ? { ownerUid: nodeOwnerUid(nn, name) } : {}),
+      ...(rawAs !== undefined ? { asNumber: rawAs } : {}), ...(rr ? { routeReflector: true } : {}),
+    });
   }
 
   // Per-block checks, then overlaps, oldest block first (the first claim wins, as in the API).
@@ -119,14 +128,17 @@ export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBloc
   for (const [name, c] of candidates) {
     const peerBlocks = byNode.get(name) ?? [];
     if (!peerBlocks.length && !o.keepBlockless) continue;
-    peers.push({ name, underlayAddress: c.address, blocks: peerBlocks, ...(c.mac ? { vxlanMac: c.mac } : {}) });
+    peers.push({
+      name, underlayAddress: c.address, blocks: peerBlocks, ...(c.mac ? { vxlanMac: c.mac } : {}),
+      ...(c.asNumber !== undefined ? { asNumber: c.asNumber } : {}), ...(c.routeReflector ? { routeReflector: true } : {}),
+    });
   }
   return peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** What about a NodeNetwork matters to peers; other status changes (IPAM counts) trigger no sync. */
 export function nodeNetworkPeerKey(nn: NodeNetworkObject): string {
-  return JSON.stringify([nn.status?.address ?? '', nn.status?.vtep?.mac ?? '', !!nn.metadata?.deletionTimestamp]);
+  return JSON.stringify([nn.status?.address ?? '', nn.status?.vtep?.mac ?? '', !!nn.metadata?.deletionTimestamp, nn.status?.bgp?.asNumber ?? 0, !!nn.status?.bgp?.routeReflector]);
 }
 
 export function ipamBlockPeerKey(b: IPAMBlockObject): string {

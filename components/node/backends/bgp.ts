@@ -11,7 +11,7 @@
 // the kernel as it is until its peers resent their routes, and no packet is lost meanwhile.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { birdPeers, completeBirdTemplate } from './bird-config.ts';
+import { birdPeers, completeBirdTemplate, type BgpTopology } from './bird-config.ts';
 import { execRunner, runChecked } from '../kernel/exec.ts';
 import { checkPeers, emptyState } from './common.ts';
 import type {
@@ -26,17 +26,37 @@ function requireBgp(cfg: DataplaneConfig, local: LocalNode): BgpConfig {
   return cfg.bgp;
 }
 
+/** The node-to-node topology of a node whose pools BGP routes ('bgp' backend). */
+export function topologyOf(bgp: BgpConfig): BgpTopology {
+  return {
+    mode: bgp.fullMesh ? 'mesh' : bgp.routeReflectors ? 'reflectors' : 'none',
+    asNumber: bgp.nodeAsNumber ?? bgp.asNumber,
+    clusterAsNumber: bgp.asNumber,
+    ...(bgp.routeReflector ? { routeReflector: true } : {}),
+  };
+}
+
 /** Pure: this node's BIRD configuration — render's template completed with its router id,
  *  blocks and peers (render/bird.ts, the one BIRD renderer). */
 export function birdConfigFor(local: LocalNode, peers: PeerNode[], bgp: BgpConfig): string {
-  return completeBirdTemplate(bgp.template, local, birdPeers(peers, bgp.fullMesh, bgp.asNumber, bgp.peers));
+  return completeBirdTemplate(bgp.template, local, birdPeers(peers, topologyOf(bgp), bgp.peers));
+}
+
+/**
+ * Pure: the BIRD configuration of a node whose pools are not routed by BGP (VXLAN, host-gw) while
+ * BGP is enabled: no node-to-node sessions (the agent routes between nodes), the configured
+ * peers (routers) only, to which it advertises its blocks (and the Service CIDRs), importing nothing.
+ */
+export function advertiseOnlyConfigFor(local: LocalNode, bgp: BgpConfig): string {
+  const topo: BgpTopology = { ...topologyOf(bgp), mode: 'none', importNone: true };
+  return completeBirdTemplate(bgp.template, local, birdPeers([], topo, bgp.peers));
 }
 
 /** Parses `birdc show protocols all` into one entry per BGP protocol. */
 export function parseBirdProtocols(text: string): BgpSession[] {
   const sessions: BgpSession[] = [];
   let current: (BgpSession & { isBgp: boolean }) | null = null;
-  const flush = () => { if (current?.isBgp) sessions.push({ peer: current.peer, name: current.name, state: current.state, info: current.info }); };
+  const flush = () => { if (current?.isBgp) sessions.push({ peer: current.peer, name: current.name, state: current.state, info: current.info, ...(current.lastError ? { lastError: current.lastError } : {}) }); };
   for (const raw of text.split('\n')) {
     const line = raw;
     const head = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d{4}-\d\d-\d\d(?: [\d:.]+)?|[\d:.]+)\s*(.*)$/.exec(line);
@@ -49,6 +69,8 @@ export function parseBirdProtocols(text: string): BgpSession[] {
     const kv = /^\s+(BGP state|Neighbor address):\s+(\S+)/.exec(line);
     if (kv?.[1] === 'BGP state') current.state = kv[2]!;
     if (kv?.[1] === 'Neighbor address') current.peer = kv[2]!;
+    const err = /^\s+Last error:\s+(.*\S)\s*$/.exec(line);
+    if (err) current.lastError = err[1]!;
   }
   flush();
   return sessions;

@@ -7,6 +7,7 @@ import { dataplaneSysctls, ensureSysctls, type SysctlResult } from '../kernel/sy
 import { vxlanDevice } from './common.ts';
 import type { BackendName, DaemonReport, DataplaneBackend, DataplaneConfig, LocalNode, PeerNode } from './types.ts';
 import { backendFor } from './registry.ts';
+import { advertiseOnlyConfigFor, birdSessions, reconcileBird } from './bgp.ts';
 
 export interface NodeDataplaneOptions {
   backend: BackendName | DataplaneBackend;
@@ -53,8 +54,15 @@ export class NodeDataplane {
     const kernel = await this.kernel.sync(desired);
     const sysctls = await ensureSysctls(this.runner, dataplaneSysctls(peers.length + 1, this.backend.tunnelDevices(this.config)), this.opts.procSysRoot);
     const report: NodeSyncReport = { backend: this.backend.name, kernel, sysctls, unroutable: desired.unroutable ?? [] };
+    const ctx = { runner: this.runner, netns: this.opts.netns };
     if (this.backend.reconcileDaemon) {
-      report.daemon = await this.backend.reconcileDaemon(local, peers, this.config, { runner: this.runner, netns: this.opts.netns });
+      report.daemon = await this.backend.reconcileDaemon(local, peers, this.config, ctx);
+    } else if (this.config.bgp) {
+      // BGP enabled beside a VXLAN or host-gw dataplane: BIRD advertises this node's blocks (and
+      // the Service CIDRs) to the configured routers; the agent keeps routing between nodes.
+      const bgp = this.config.bgp;
+      const action = await reconcileBird(advertiseOnlyConfigFor(local, bgp), bgp, ctx);
+      report.daemon = { action, sessions: await birdSessions(bgp) };
     }
     if (desired.links.some((l) => l.kind === 'vxlan')) report.vxlanMac = await this.readMac(vxlanDevice(this.config));
     return report;

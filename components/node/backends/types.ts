@@ -25,6 +25,9 @@ export interface PeerNode {
   blocks: string[];
   /** MAC of the peer's VXLAN device as it reported it; derived from its address when absent. */
   vxlanMac?: string;
+  /** Its BGP AS and reflector role as it reported them (NodeNetwork status.bgp). */
+  asNumber?: number;
+  routeReflector?: boolean;
 }
 
 export interface PoolConfig { cidr: string; natOutgoing: boolean }
@@ -37,6 +40,13 @@ export interface BgpConfig {
   template: string;
   /** Every other node is a peer (iBGP full mesh). */
   fullMesh: boolean;
+  /** Route reflectors instead of the mesh (fullMesh false): reflectors peer with every node,
+   *  the others with the reflectors only. */
+  routeReflectors?: boolean;
+  /** This node is a reflector. */
+  routeReflector?: boolean;
+  /** This node's AS when its Node annotation sets one other than asNumber (the cluster's). */
+  nodeAsNumber?: number;
   /** Configured peers that select this node; they are added to the mesh (render/bird.ts). */
   peers: ConfiguredBgpPeer[];
   configPath: string;
@@ -70,7 +80,8 @@ export interface DataplaneBackend {
   reconcileDaemon?(local: LocalNode, peers: PeerNode[], cfg: DataplaneConfig, ctx: BackendContext): Promise<DaemonReport>;
 }
 
-export interface BgpSession { peer: string; name: string; state: string; info: string }
+/** lastError: BIRD's `Last error` of the session, e.g. "Received: Authentication failed" (absent when none). */
+export interface BgpSession { peer: string; name: string; state: string; info: string; lastError?: string }
 /** action: what the pass did to BIRD; 'recovered': started in graceful-restart recovery (-R),
  *  because the kernel still held the routes of the BIRD before it. */
 export interface DaemonReport { action: 'none' | 'started' | 'recovered' | 'reconfigured'; sessions: BgpSession[] }

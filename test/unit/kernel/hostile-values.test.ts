@@ -145,7 +145,7 @@ describe('hostile values from peers never reach a kernel command', () => {
   test('property: BIRD template completion refuses hostile addresses and neutralises names', () => {
     const template = Object.values(birdTemplatePlaceholders).join('\n') + '\n';
     fc.assert(fc.property(hostile, hostile, (name, address) => {
-      const peers = birdPeers([{ name, underlayAddress: '198.18.0.12', blocks: [] }], true, 64512,
+      const peers = birdPeers([{ name, underlayAddress: '198.18.0.12' }], { mode: 'mesh', asNumber: 64512 },
         [{ address, asNumber: 65000 }]);
       let text: string;
       try { text = completeBirdTemplate(template, LOCAL, peers); } catch (e) {

@@ -5,7 +5,7 @@ import type { NormalizedPool } from '../../../render/defaults.ts';
 import type { NodeFacts } from '../../../render/types.ts';
 
 const pool = (encapsulation: NormalizedPool['encapsulation'], family: 4 | 6 = 4): NormalizedPool => ({
-  index: 0, name: 'p', cidr: family === 4 ? '10.244.0.0/16' : 'fd00:244::/56', family, blockSize: 26, encapsulation, natOutgoing: true, nodeSelector: '',
+  index: 0, name: 'p', cidr: family === 4 ? '10.244.0.0/16' : 'fd00:244::/56', family, blockSize: 26, encapsulation, natOutgoing: true, nodeSelector: '', disableBGPExport: false,
 });
 const noBgp = { enabled: false, fullMesh: false };
 const mesh = { enabled: true, fullMesh: true };
