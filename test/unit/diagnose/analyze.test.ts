@@ -210,6 +210,22 @@ describe('weft diagnose analysis', () => {
     assert.match(f.evidence[0]!, /Connection refused/);
   });
 
+  test('a session to a configured router down: the peer, BIRD\'s last error and the fix (password key, AS, multihop)', () => {
+    const s = bgp();
+    s.installation!.spec!.network!.bgp = { ...s.installation!.spec!.network!.bgp, peers: [{ peerIP: '198.18.9.2', asNumber: 65000, passwordSecretKey: 'tor-a' }, { peerIP: '198.18.9.3', asNumber: 65000 }] };
+    (a(s, 'node-1').bgp as object[]).push({ peer: '198.18.9.2', state: 'Active', info: 'Active  Hold timer expired', lastError: 'Hold timer expired' });
+    const f = only(s, 'bgp-session-down', 'critical', 'node-1');
+    assert.equal(f.peer, '198.18.9.2');
+    assert.match(f.evidence[0]!, /last error: Hold timer expired/);
+    assert.match(f.remediation, /key tor-a of Secret weft-system\/weft-bgp-passwords/);
+    (a(s, 'node-1').bgp as object[]).pop();
+    (a(s, 'node-1').bgp as object[]).push({ peer: '198.18.9.3', state: 'Idle', lastError: 'Received: Bad peer AS' });
+    assert.match(only(s, 'bgp-session-down', 'critical', 'node-1').remediation, /AS numbers do not match/);
+    (a(s, 'node-1').bgp as object[]).pop();
+    (a(s, 'node-1').bgp as object[]).push({ peer: '198.18.9.3', state: 'Connect', lastError: 'Socket: No route to host' });
+    assert.match(only(s, 'bgp-session-down', 'critical', 'node-1').remediation, /set ebgpMultihop/);
+  });
+
   test('VXLAN FDB entry missing, with the peer (the failing tunnel ping it causes is not another finding)', () => {
     const s = healthy();
     a(s, 'node-1').fdb = [];

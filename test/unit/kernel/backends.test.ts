@@ -115,7 +115,7 @@ describe('bgp backend (BIRD 2)', () => {
   test('configured peers add to the mesh, or stand alone without fullMesh, with their own AS numbers', () => {
     const tor = [{ address: '198.18.0.1', asNumber: 65000, name: 'tor-1' }];
     const withMesh = birdConfigFor(local, [sameSubnetPeer], { ...CFG.bgp!, peers: tor });
-    assert.match(withMesh, /protocol bgp peer_198_18_0_1 from weft_peer \{\n {2}description "tor-1";\n {2}neighbor 198\.18\.0\.1 as 65000;/);
+    assert.match(withMesh, /protocol bgp peer_198_18_0_1 from weft_router \{\n {2}description "tor-1";\n {2}neighbor 198\.18\.0\.1 as 65000;/);
     assert.match(withMesh, /neighbor 198\.18\.0\.12 as 64512;/, 'the mesh stays');
     const alone = birdConfigFor(local, [sameSubnetPeer], { ...CFG.bgp!, fullMesh: false, peers: tor });
     assert.match(alone, /neighbor 198\.18\.0\.1 as 65000;/);
