@@ -22,7 +22,7 @@
 #   uninstall  deleting the Installation leaves every node clean (no weft links, routes,
 #              nftables table, conflist)
 #
-#   hack/kind-e2e.sh                          every mode: vxlan vxlan-crosssubnet host-gw bgp ipip
+#   hack/kind-e2e.sh                          every mode: vxlan vxlan-crosssubnet host-gw bgp bgp-reflector ipip
 #   hack/kind-e2e.sh --mode vxlan --mode bgp  only these
 #   hack/kind-e2e.sh --check ready,pods       only these checks (ready always runs)
 #   hack/kind-e2e.sh --keep                   leave the clusters running (kind delete cluster --name ...)
@@ -49,7 +49,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-all_modes=(vxlan vxlan-crosssubnet host-gw bgp ipip)
+all_modes=(vxlan vxlan-crosssubnet host-gw bgp bgp-reflector ipip)
 all_checks=(ready pods service hostport nat bandwidth diagnose argocd upgrade uninstall)
 modes=()
 checks=("${all_checks[@]}")
@@ -106,12 +106,13 @@ want() { [[ " ${checks[*]} " == *" $1 "* ]]; }
 # The second underlay subnet of vxlan-crosssubnet: the control plane and the first worker sit in
 # subnet A, the second worker in subnet B, and a router container of ours joins the two
 # (198.18.0.0/15 is the benchmarking range the tests use for underlays).
+reflector_label=weft.dev/route-reflector=true
 subnet_a=198.18.10.0/24
 subnet_b=198.18.20.0/24
 
 # Writes the Installation of a mode to stdout; registry empty means the operator's default.
 installation() { # mode registry
-  local encapsulation bgp=Disabled registry_line="" autodetect=""
+  local encapsulation bgp=Disabled registry_line="" autodetect="" reflectors=""
   case "$1" in
     vxlan) encapsulation=VXLAN ;;
     vxlan-crosssubnet)
@@ -121,6 +122,11 @@ installation() { # mode registry
     ipip) encapsulation=IPIP ;;
     host-gw) encapsulation=None ;;
     bgp) encapsulation=None; bgp=FullMesh ;;
+    # The control plane, labelled after the cluster is created, reflects; the workers are clients.
+    bgp-reflector)
+      encapsulation=None; bgp=RouteReflectors
+      printf -v reflectors '      routeReflectors:\n        nodeSelector: %s\n        clusterID: 244.0.0.1\n' "$reflector_label"
+      ;;
     *) echo "kind-e2e: unknown mode '$1'; the modes are: ${all_modes[*]}" >&2; return 2 ;;
   esac
   [[ -z $2 ]] || registry_line="  registry: $2"
@@ -135,7 +141,7 @@ $registry_line
 ${autodetect}    bandwidth: Enabled
     bgp:
       mode: $bgp
-    ipPools:
+${reflectors}    ipPools:
       - name: default
         cidr: 10.244.0.0/16
         blockSize: 26
@@ -391,6 +397,26 @@ wait_agents_on() {
     fi
     sleep 3
   done
+}
+
+# bgp-reflector: the labelled node says it reflects, and every client holds one BGP session,
+# Established, to the reflector only (no mesh).
+check_reflector() {
+  local deadline=$((SECONDS + timeout_s)) n rr sessions bad
+  while :; do
+    bad=""
+    rr=$(k get nodenetwork "$reflector" -o jsonpath='{.status.bgp.routeReflector}')
+    [[ $rr == true ]] || bad+="$reflector: status.bgp.routeReflector is '$rr'; "
+    for n in "${workers[@]}"; do
+      sessions=$(k get nodenetwork "$n" -o jsonpath='{range .status.bgp.sessions[*]}{.peer}={.state}{" "}{end}')
+      # BIRD names a node's session node_<name with [^A-Za-z0-9_] as _> (components/node/backends/bird-config.ts).
+      [[ $sessions == "node_${reflector//[^A-Za-z0-9_]/_}=Established " ]] || bad+="$n: sessions '$sessions', want only the one to $reflector, Established; "
+    done
+    [[ -n $bad ]] || break
+    ((SECONDS < deadline)) || fail "reflector: $bad"
+    sleep 3
+  done
+  pass "reflector: $reflector reflects (status.bgp.routeReflector); each of ${#workers[@]} workers peers with it alone, Established"
 }
 
 check_ready() {
@@ -656,9 +682,14 @@ run_mode() {
   fi
   create_cluster
   [[ $mode != vxlan-crosssubnet ]] || crosssubnet_topology
+  if [[ $mode == bgp-reflector ]]; then
+    reflector=$(k get nodes -l node-role.kubernetes.io/control-plane -o jsonpath='{.items[0].metadata.name}')
+    k label node "$reflector" "$reflector_label" >/dev/null
+  fi
   load_images
   install_weft
   check_ready
+  if [[ $mode == bgp-reflector ]]; then check_reflector; fi
   start_test_pods
   if want pods; then check_pods pods; fi
   if want service; then check_service; fi
