@@ -44,6 +44,7 @@ export interface NodeNetworkStatus {
    */
   podMTU?: number;
   vtep?: VTEP;
+  wireguard?: NodeWireGuardStatus;
   /**
    * Address blocks this node holds (CIDRs), by pool.
    *
@@ -83,6 +84,31 @@ export interface VTEP {
    * The VTEP's IPv4 address (the first address of the node's first block).
    */
   ip?: string;
+}
+/**
+ * This node's WireGuard device, while spec.network.encryption is WireGuard (and, without publicKey, while it drains after encryption was turned off). Peers encrypt to publicKey at endpoint; the private key never leaves the node.
+ */
+export interface NodeWireGuardStatus {
+  /**
+   * The device's public key, base64 of 32 bytes as `wg` prints it. Absent while draining.
+   */
+  publicKey?: string;
+  /**
+   * Underlay address and UDP port the device listens on, e.g. 198.18.0.10:51830.
+   */
+  endpoint?: string;
+  /**
+   * Kernel is the kernel's WireGuard module; Userspace is wireguard-go on a TUN device (kernels without the module).
+   */
+  implementation?: 'Kernel' | 'Userspace';
+  /**
+   * Peers whose pod traffic this node sends through the device (their handshake completed).
+   */
+  encryptedPeers?: number;
+  /**
+   * Peers this node still reaches without encryption: they publish no key (encryption off there, or not rolled out yet) or their first handshake has not completed.
+   */
+  plainPeers?: number;
 }
 export interface NodeBlock {
   cidr: string;

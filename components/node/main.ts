@@ -68,6 +68,9 @@ export function buildProgram(): Command {
     .option('--bird-config <path>', 'BIRD config file the agent writes (BGP)', `${rt.runDir}/bird.conf`)
     .option('--bird-socket <path>', 'BIRD control socket (BGP)', `${rt.runDir}/bird.ctl`)
     .option('--bird-pid-file <path>', 'BIRD pid file (BGP)', `${rt.runDir}/bird.pid`)
+    .option('--wireguard-key <path>', 'this node\'s WireGuard private key (made here on first use, mode 0600; never leaves the node)', `${rt.runDir}/wireguard/private.key`)
+    .option('--wireguard-go <path>', 'userspace WireGuard, run where the kernel has no WireGuard module', 'wireguard-go')
+    .addOption(new Option('--wireguard-drain <duration>', 'after encryption is turned off, delete the WireGuard device once no encrypted packet arrived for this long').argParser(parseDuration).default(30_000, '30s'))
     .option('--log-level <level>', 'pino log level', process.env.WEFT_LOG_LEVEL ?? 'info')
     .action(async (o) => {
       const nodeName: string | undefined = o.nodeName ?? process.env.NODE_NAME;
@@ -99,6 +102,7 @@ export function buildProgram(): Command {
         linkPrefix: o.linkPrefix,
         nftTable: o.nftTable,
         bird: { configPath: o.birdConfig, socketPath: o.birdSocket, pidFile: o.birdPidFile },
+        wireguard: { privateKeyFile: o.wireguardKey, wireguardGo: o.wireguardGo, drainQuietMs: o.wireguardDrain },
       });
       let stopping = false;
       const stop = (signal: string) => {

@@ -11,40 +11,16 @@ import { performance } from 'node:perf_hooks';
 import { NodeDataplane, type BackendName, type PeerNode } from '../../components/node/backends/index.ts';
 import { TestCluster } from '../../test/dataplane/support/cluster.ts';
 import { beginRun, endRun } from '../../test/dataplane/support/cleanup.ts';
-import { dataplaneUnavailable, must, nsRun, nsSpawn, sleep } from '../../cli/sandbox/exec.ts';
+import { dataplaneUnavailable, must } from '../../cli/sandbox/exec.ts';
+import { SECONDS, enableGro, iperf, iperfServer, median } from './iperf.ts';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 5);
-const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 2);
+
 const PEERS = Number(process.env.WEFT_BENCH_PEERS ?? 5000);
 const UNDERLAY_MTU = Number(process.env.WEFT_BENCH_UNDERLAY_MTU ?? 1500);
 const MODES = (process.env.WEFT_BENCH_MODES?.split(',') ?? ['host-gw', 'vxlan', 'vxlan-crosssubnet', 'bgp']) as BackendName[];
 // Offload levers, on by default; WEFT_BENCH_GRO=0 measures without them.
 const GRO = process.env.WEFT_BENCH_GRO !== '0';
-
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
-
-async function iperf(clientNs: string, server: string): Promise<number> {
-  const r = await nsRun(clientNs, ['iperf3', '-c', server, '-t', String(SECONDS), '-J'], { timeoutMs: (SECONDS + 20) * 1000 });
-  if (r.code !== 0) throw new Error(`iperf3 ${clientNs} -> ${server} failed: ${r.stdout.slice(0, 400)} ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
-  return j.end.sum_received.bits_per_second / 1e9;
-}
-
-async function iperfServer(ns: string, bind: string): Promise<ChildProcess> {
-  const p = nsSpawn(ns, ['iperf3', '-s', '-B', bind]);
-  await sleep(300);
-  return p;
-}
-
-/** GRO on every veth of the path lets the receiving side coalesce segments before routing and
- *  decapsulation instead of handling 1500-byte packets one by one. */
-async function enableGro(c: TestCluster): Promise<void> {
-  const all = [...c.nodes.map((n) => n.netns), ...c.pods.map((p) => p.netns), c.ul, `wd${c.id}-rt`];
-  await Promise.all(all.map(async (ns) => {
-    const links = JSON.parse((await nsRun(ns, ['ip', '-json', 'link', 'show', 'type', 'veth'])).stdout || '[]') as { ifname: string }[];
-    for (const l of links) await nsRun(ns, ['ethtool', '-K', l.ifname.split('@')[0]!, 'gro', 'on']);
-  }));
-}
 
 async function throughput(mode: BackendName): Promise<string> {
   const overhead = mode.startsWith('vxlan') ? 50 : 0;

@@ -33,6 +33,7 @@ import {
 import { selectsNode as matchesSelector } from '../../../api/node-selector.ts';
 import { UNINSTALLED_CONDITION, uninstallRequested } from '../../../api/lifecycle.ts';
 import { cleanupNode, describeCleanup } from './uninstall.ts';
+import { ensureKeyPair } from '../backends/wireguard.ts';
 import { computePeers, ipamBlockPeerKey, isIPv4Cidr, nodeNetworkPeerKey } from './peers.ts';
 import { NodeEventRecorder } from './events.ts';
 import { PassObserver, type PassFacts } from './observe.ts';
@@ -78,8 +79,15 @@ export interface AgentOptions {
   linkPrefix?: string;
   nftTable?: string;
   bird: { configPath: string; socketPath: string; pidFile: string };
+  /** WireGuard (spec.network.encryption): this node's private key file and the userspace binary. */
+  wireguard?: { privateKeyFile: string; wireguardGo?: string; drainQuietMs?: number };
   metrics?: AgentMetrics;
 }
+
+/** Where the private key lives unless --wireguard-key says otherwise (host /run/weft: a reboot makes a new key pair). */
+export const DEFAULT_WIREGUARD_KEY_FILE = '/run/weft/wireguard/private.key';
+/** How soon the next pass runs while a WireGuard peer's first handshake is pending or the device drains. */
+const WIREGUARD_RECHECK_MS = 1_000;
 
 interface PassResult { ok: boolean; again: boolean }
 
@@ -149,6 +157,9 @@ export class NodeAgent {
   private pendingGrant: string | undefined;
   /** Why BGP on this node is not as configured (bad annotation, unreadable password); status.bgp.error. */
   private bgpProblems: string[] = [];
+  /** This node's WireGuard public key, once the key file was read or made. */
+  private wireguardPublicKey: string | undefined;
+  private lastWireGuardLog = '';
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.log;
@@ -295,7 +306,10 @@ export class NodeAgent {
     this.timer = undefined;
     // Nothing announces a leaked reservation (host-local writes files, no event), so the leak
     // scan interval bounds the time between passes as much as the resync interval does.
-    const next = this.pendingGrant ? Math.min(this.o.configPollMs ?? 2_000, this.o.resyncMs) : Math.min(this.o.resyncMs, this.o.leakScanMs);
+    // A pending WireGuard handshake or a draining device is not announced by any event either.
+    const wg = this.state.lastSync?.wireguard;
+    const wgSoon = wg && (wg.pending.length || wg.draining) ? WIREGUARD_RECHECK_MS : Infinity;
+    const next = this.pendingGrant ? Math.min(this.o.configPollMs ?? 2_000, this.o.resyncMs, wgSoon) : Math.min(this.o.resyncMs, this.o.leakScanMs, wgSoon);
     this.schedule(result.ok ? next : this.backoff.next());
     if (result.ok) this.backoff.reset();
   }
@@ -457,6 +471,9 @@ export class NodeAgent {
       pools: c.pools.filter((p) => p.family === 4).map((p) => ({ cidr: p.cidr, natOutgoing: p.natOutgoing })),
       vxlan: { vni: c.vxlan.vni, port: c.vxlan.port },
       linkPrefix: this.linkPrefix,
+      ...(c.encryption && this.wireguardPublicKey
+        ? { encryption: { port: c.encryption.port, privateKeyFile: this.wireguardKeyFile, publicKey: this.wireguardPublicKey } }
+        : {}),
       ...(bgp ? { bgp } : {}),
     };
   }
@@ -493,13 +510,24 @@ export class NodeAgent {
     return modes[0] ?? 'host-gw';
   }
 
+  private get wireguardKeyFile(): string { return this.o.wireguard?.privateKeyFile ?? DEFAULT_WIREGUARD_KEY_FILE; }
+
   private async syncKernel(pools: EffectivePool[], ipam: IpamSnapshot): Promise<void> {
     const backend = this.backendFor(pools);
+    if (this.cfg.config.encryption && !this.wireguardPublicKey) {
+      const { publicKey, created } = await ensureKeyPair(this.wireguardKeyFile);
+      this.wireguardPublicKey = publicKey;
+      this.log.info({ publicKey, keyFile: this.wireguardKeyFile, created }, created ? 'made this node\'s WireGuard key pair' : 'read this node\'s WireGuard key');
+    }
     const config = await this.dataplaneConfig(backend);
     // The backend object is stateless; only a different mode needs a new one. Everything that
     // varies between passes (peers by Node labels, the BIRD template) is in config.
     if (!this.dataplane || this.dataplane.backend.name !== backend) {
-      this.dataplane = new NodeDataplane({ backend, config, runner: this.runner, nftTable: this.nftTable, procSysRoot: this.procSysRoot });
+      this.dataplane = new NodeDataplane({
+        backend, config, runner: this.runner, nftTable: this.nftTable, procSysRoot: this.procSysRoot,
+        ...(this.o.wireguard?.wireguardGo ? { wireguardGo: this.o.wireguard.wireguardGo } : {}),
+        ...(this.o.wireguard?.drainQuietMs !== undefined ? { drainQuietMs: this.o.wireguard.drainQuietMs } : {}),
+      });
       this.state.backend = backend;
     }
     this.dataplane.config = config;
@@ -536,6 +564,12 @@ export class NodeAgent {
     this.metrics.kernelChanges.inc(report.kernel.ops);
     this.state.programmedRoutes = this.dataplane.backend.desired(local, peers, config).routes.length;
     this.metrics.programmedRoutes.set(this.state.programmedRoutes);
+    const wg = report.wireguard;
+    const wgKey = wg ? JSON.stringify([wg.implementation, wg.encrypted, wg.draining]) : '';
+    if (wgKey !== this.lastWireGuardLog) {
+      this.lastWireGuardLog = wgKey;
+      if (wg) this.log.info({ implementation: wg.implementation, encrypted: wg.encrypted, plain: wg.plain, draining: wg.draining }, wg.draining ? 'WireGuard device draining (encryption is off)' : 'WireGuard peers');
+    }
     if (report.daemon && report.daemon.action !== 'none') this.log.info({ action: report.daemon.action, peers: peers.length }, 'BIRD configuration applied');
     if (report.kernel.ops) {
       this.log.info({ ops: report.kernel.ops, ip: report.kernel.plan.ip.length, bridge: report.kernel.plan.bridge.length, nft: report.kernel.plan.nft !== null, ms: Math.round(report.kernel.durationMs), peers: peers.length }, 'kernel changed');
@@ -566,6 +600,16 @@ export class NodeAgent {
         lastSyncChanges: report.kernel.ops,
         sysctls: Object.fromEntries(report.sysctls.filter((r) => r.observed !== null).map((r) => [r.key, String(r.set ? r.wanted : r.observed)])),
       };
+      if (report.wireguard) {
+        const w = report.wireguard;
+        s.wireguard = {
+          implementation: w.implementation,
+          ...(w.publicKey ? { publicKey: w.publicKey } : {}),
+          ...(w.endpoint ? { endpoint: w.endpoint } : {}),
+          encryptedPeers: w.encrypted.length,
+          plainPeers: w.plain.length,
+        };
+      }
       if (report.daemon) {
         const bgp = this.dataplane?.config.bgp;
         s.bgp = {
@@ -626,7 +670,7 @@ export class NodeAgent {
   private async writeStatus(pools: EffectivePool[], ipam: IpamSnapshot | undefined, problems: ConditionInput[]): Promise<'written' | 'unchanged' | 'deferred'> {
     const next = this.computeStatus(pools, ipam, problems);
     if (statusEqual(next, this.lastStatus)) return 'unchanged';
-    const essential = (s: NodeNetworkStatus | undefined) => JSON.stringify([s?.address, s?.vtep, s?.bgp?.asNumber, s?.bgp?.routeReflector, s?.blocks?.map((b) => b.cidr), s?.conditions?.map((c) => [c.type, c.status, c.reason]), s?.configHash, s?.agentVersion, s?.interface, s?.mtu, s?.cni?.written]);
+    const essential = (s: NodeNetworkStatus | undefined) => JSON.stringify([s?.address, s?.vtep, s?.wireguard?.publicKey, s?.wireguard?.endpoint, s?.wireguard?.implementation, s?.bgp?.asNumber, s?.bgp?.routeReflector, s?.blocks?.map((b) => b.cidr), s?.conditions?.map((c) => [c.type, c.status, c.reason]), s?.configHash, s?.agentVersion, s?.interface, s?.mtu, s?.cni?.written]);
     if (essential(next) === essential(this.lastStatus) && Date.now() - this.lastStatusWrite < this.o.statusMinIntervalMs) return 'deferred';
     let updated: NodeNetworkObject;
     try {

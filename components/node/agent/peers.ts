@@ -4,7 +4,7 @@
 import ipaddr from 'ipaddr.js';
 import type { PeerNode } from '../backends/types.ts';
 import { orderBlocks } from '../ipam/claim.ts';
-import { isIPv4Address, isIPv4CidrText, isMac } from '../kernel/values.ts';
+import { isIPv4Address, isIPv4CidrText, isIPv4Endpoint, isMac, isWireGuardKey } from '../kernel/values.ts';
 import { canonicalCidr, cidrCovers } from '../kernel/cidr.ts';
 import type { IPAMBlockObject, NodeNetworkObject } from './kube.ts';
 
@@ -53,7 +53,20 @@ function interval(cidr: string): [number, number] {
  * overlaps an older block of another node or one of ours. Each drop is reported to o.reject.
  */
 export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBlockObject[], o: PeerOptions): PeerNode[] {
-  const candidates = new Map<string, { address: string; mac?: string; ownerUid?: string; asNumber?: number; routeReflector?: boolean }>();
+  const candidates = new Map<string, { address: string; mac?: string; ownerUid?: string; asNumber?: number; routeReflector?: boolean; wireguard?: { publicKey: string; endpoint: string } }>();
+  // A WireGuard key is one node's: a second node publishing it would take the first one's peer
+  // entry (allowed ips, endpoint) on every device. The oldest NodeNetwork keeps it.
+  const keyOwner = new Map<string, string>();
+  const byAge = [...nodeNetworks].sort((a, b) => {
+    const ta = a.metadata?.creationTimestamp ? String(a.metadata.creationTimestamp) : '';
+    const tb = b.metadata?.creationTimestamp ? String(b.metadata.creationTimestamp) : '';
+    return ta < tb ? -1 : ta > tb ? 1 : (a.metadata?.name ?? '') < (b.metadata?.name ?? '') ? -1 : 1;
+  });
+  for (const nn of byAge) {
+    const key = nn.status?.wireguard?.publicKey;
+    const name = nn.metadata?.name;
+    if (name && isWireGuardKey(key) && !keyOwner.has(key)) keyOwner.set(key, name);
+  }
   for (const nn of nodeNetworks) {
     const name = nn.metadata?.name;
     if (!name || name === o.self || nn.metadata?.deletionTimestamp) continue;
@@ -70,6 +83,15 @@ export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBloc
       o.reject?.({ node: name, field: 'status.vtep.mac', value: shown(rawMac), reason: 'not a MAC address such as 0e:57:c6:12:00:0b' });
       continue;
     }
+    // WireGuard: a bad or borrowed key leaves the peer reachable in plain (its own traffic only).
+    let wireguard: { publicKey: string; endpoint: string } | undefined;
+    const wg = nn.status?.wireguard;
+    if (wg?.publicKey !== undefined) {
+      if (!isWireGuardKey(wg.publicKey)) o.reject?.({ node: name, field: 'status.wireguard.publicKey', value: shown(wg.publicKey), reason: 'not a WireGuard key (base64 of 32 bytes, as wg prints it)' });
+      else if (!isIPv4Endpoint(wg.endpoint)) o.reject?.({ node: name, field: 'status.wireguard.endpoint', value: shown(wg.endpoint), reason: 'not an IPv4 address and UDP port such as 198.18.0.10:51830' });
+      else if (keyOwner.get(wg.publicKey) !== name) o.reject?.({ node: name, field: 'status.wireguard.publicKey', value: shown(wg.publicKey), reason: `node ${keyOwner.get(wg.publicKey)} published this key first` });
+      else wireguard = { publicKey: wg.publicKey, endpoint: wg.endpoint };
+    }
     const rawAs = nn.status?.bgp?.asNumber;
     if (rawAs !== undefined && !(typeof rawAs === 'number' && Number.isInteger(rawAs) && rawAs >= 1 && rawAs <= 4294967295)) {
       o.reject?.({ node: name, field: 'status.bgp.asNumber', value: shown(rawAs), reason: 'not an AS number (1-4294967295)' });
@@ -78,7 +100,7 @@ export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBloc
     const rr = nn.status?.bgp?.routeReflector === true;
     candidates.set(name, {
       address, ...(rawMac ? { mac: rawMac.toLowerCase() } : {}), ...(nodeOwnerUid(nn, name) ? { ownerUid: nodeOwnerUid(nn, name) } : {}),
-      ...(rawAs !== undefined ? { asNumber: rawAs } : {}), ...(rr ? { routeReflector: true } : {}),
+      ...(rawAs !== undefined ? { asNumber: rawAs } : {}), ...(rr ? { routeReflector: true } : {}), ...(wireguard ? { wireguard } : {}),
     });
   }
 
@@ -130,7 +152,7 @@ export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBloc
     if (!peerBlocks.length && !o.keepBlockless) continue;
     peers.push({
       name, underlayAddress: c.address, blocks: peerBlocks, ...(c.mac ? { vxlanMac: c.mac } : {}),
-      ...(c.asNumber !== undefined ? { asNumber: c.asNumber } : {}), ...(c.routeReflector ? { routeReflector: true } : {}),
+      ...(c.asNumber !== undefined ? { asNumber: c.asNumber } : {}), ...(c.routeReflector ? { routeReflector: true } : {}), ...(c.wireguard ? { wireguard: c.wireguard } : {}),
     });
   }
   return peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -138,7 +160,7 @@ export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBloc
 
 /** What about a NodeNetwork matters to peers; other status changes (IPAM counts) trigger no sync. */
 export function nodeNetworkPeerKey(nn: NodeNetworkObject): string {
-  return JSON.stringify([nn.status?.address ?? '', nn.status?.vtep?.mac ?? '', !!nn.metadata?.deletionTimestamp, nn.status?.bgp?.asNumber ?? 0, !!nn.status?.bgp?.routeReflector]);
+  return JSON.stringify([nn.status?.address ?? '', nn.status?.vtep?.mac ?? '', !!nn.metadata?.deletionTimestamp, nn.status?.bgp?.asNumber ?? 0, !!nn.status?.bgp?.routeReflector, nn.status?.wireguard?.publicKey ?? '', nn.status?.wireguard?.endpoint ?? '']);
 }
 
 export function ipamBlockPeerKey(b: IPAMBlockObject): string {

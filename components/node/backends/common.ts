@@ -1,6 +1,6 @@
 // Building blocks shared by the backends.
 import { canonicalCidr, cidrContains, networkAddress } from '../kernel/cidr.ts';
-import { DEFAULT_LINK_PREFIX } from '../kernel/protocol.ts';
+import { DEFAULT_LINK_PREFIX, WIREGUARD_DEVICE_SUFFIX } from '../kernel/protocol.ts';
 import type { DesiredKernelState, NatSpec, RouteSpec } from '../kernel/types.ts';
 import type { DataplaneConfig, LocalNode, PeerNode } from './types.ts';
 import { vxlanDefaults } from '../../../api/effective-config.ts';
@@ -12,6 +12,7 @@ export const DEFAULT_VXLAN_PORT = vxlanDefaults.port;
 export function linkPrefix(cfg: DataplaneConfig): string { return cfg.linkPrefix ?? DEFAULT_LINK_PREFIX; }
 export function vxlanDevice(cfg: DataplaneConfig): string { return `${linkPrefix(cfg)}.vxlan`; }
 export function ipipDevice(cfg: DataplaneConfig): string { return `${linkPrefix(cfg)}.ipip`; }
+export function wireguardDevice(cfg: DataplaneConfig): string { return `${linkPrefix(cfg)}${WIREGUARD_DEVICE_SUFFIX}`; }
 
 /** Every mode: a blackhole for each owned block, so traffic to an unallocated address in it is
  *  dropped here instead of bouncing along the default route (pods' /32s are more specific). */

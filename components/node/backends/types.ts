@@ -28,6 +28,9 @@ export interface PeerNode {
   /** Its BGP AS and reflector role as it reported them (NodeNetwork status.bgp). */
   asNumber?: number;
   routeReflector?: boolean;
+  /** The peer's WireGuard device as its NodeNetwork publishes it (validated: agent/peers.ts);
+   *  absent when it publishes none (encryption off there, or not rolled out yet). */
+  wireguard?: { publicKey: string; endpoint: string };
 }
 
 export interface PoolConfig { cidr: string; natOutgoing: boolean }
@@ -64,6 +67,16 @@ export interface DataplaneConfig {
   /** Managed interface name prefix, "weft" unless a test run prefixes it. */
   linkPrefix?: string;
   bgp?: BgpConfig;
+  /** WireGuard between nodes (./wireguard.ts); absent = off (an existing device drains). */
+  encryption?: EncryptionConfig;
+}
+
+export interface EncryptionConfig {
+  port: number;
+  /** This node's private key file (mode 0600, made by the agent); `wg set` reads it. */
+  privateKeyFile: string;
+  /** Its public key (what the agent publishes). */
+  publicKey: string;
 }
 
 export interface BackendContext { runner: CommandRunner; netns?: string }

@@ -17,6 +17,8 @@ function sameSet(a: string[], b: string[]): boolean {
 /** Attributes that `ip link set` cannot change: a difference means delete and re-create. */
 function immutableDiffers(want: LinkSpec, have: ObservedLink): boolean {
   if (want.kind !== have.kind) return true;
+  // Kernel module or wireguard-go: either carries the same keys and peers (`wg` programs both).
+  if (want.kind === 'wireguard') return false;
   if (want.kind === 'vxlan') {
     const w = want.vxlan!, h = have.vxlan;
     return !h || w.vni !== h.vni || w.port !== h.port || w.local !== h.local || w.dev !== h.dev || w.learning !== h.learning;
@@ -31,6 +33,9 @@ export function linkAddCommand(l: LinkSpec): string {
     const v = l.vxlan!;
     return `${head} type vxlan id ${kv.uint(v.vni)} local ${kv.ipv4(v.local)} dev ${kv.ifname(v.dev)} dstport ${kv.uint(v.port)} ${v.learning ? 'learning' : 'nolearning'}`;
   }
+  // Reached only when the device vanished between its creation and this sync; on a kernel
+  // without the module the batch fails and the next pass starts wireguard-go again.
+  if (l.kind === 'wireguard') return `${head} type wireguard`;
   const p = l.ipip!;
   return `${head} type ipip local ${kv.ipv4(p.local)}${p.dev ? ` dev ${kv.ifname(p.dev)}` : ''}`;
 }

@@ -52,9 +52,12 @@ export class KernelProgrammer {
     return diffKernel(desired, observed, { nftTable: this.nftTable, protocol: this.protocol });
   }
 
-  async sync(desired: DesiredKernelState): Promise<SyncResult> {
+  /** One read-diff-apply; `desired` may be computed from what was read (WireGuard keeps peers
+   *  whose blocks already route through its device there). */
+  async sync(desired: DesiredKernelState | ((observed: ObservedKernelState) => DesiredKernelState | Promise<DesiredKernelState>)): Promise<SyncResult> {
     const start = performance.now();
-    const plan = this.plan(desired, await this.read());
+    const observed = await this.read();
+    const plan = this.plan(typeof desired === 'function' ? await desired(observed) : desired, observed);
     await this.apply(plan);
     this.syncs++;
     return { plan, ops: planOps(plan), durationMs: performance.now() - start };

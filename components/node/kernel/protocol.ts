@@ -18,3 +18,5 @@ export const DEFAULT_NFT_TABLE = 'weft';
 /** Kernel metric of the peer routes BIRD installs in BGP mode. BIRD 2 always writes routes with
  *  protocol 12 (bird), so in BGP mode the metric is the Weft marker on imported routes. */
 export const WEFT_BGP_KERNEL_METRIC = BGP_KERNEL_METRIC;
+/** The WireGuard device is `<link prefix>.wg`; a TUN of that name is wireguard-go's (read.ts). */
+export const WIREGUARD_DEVICE_SUFFIX = '.wg';

@@ -3,7 +3,7 @@
 import { canonicalCidr } from './cidr.ts';
 import { runChecked, type CommandRunner } from './exec.ts';
 import { parseNftTable } from './nft.ts';
-import { WEFT_ROUTE_PROTOCOL } from './protocol.ts';
+import { WEFT_ROUTE_PROTOCOL, WIREGUARD_DEVICE_SUFFIX } from './protocol.ts';
 import type { FdbSpec, NeighborSpec, ObservedKernelState, ObservedLink, RouteSpec } from './types.ts';
 
 const MANAGED_KINDS = new Set(['vxlan', 'ipip']);
@@ -19,7 +19,18 @@ export function parseLinks(json: string, prefix: string): ObservedLink[] {
   const links: ObservedLink[] = [];
   for (const l of JSON.parse(json || '[]') as IpAddrJson[]) {
     const kind = l.linkinfo?.info_kind;
-    if (!l.ifname.startsWith(prefix) || !kind || !MANAGED_KINDS.has(kind)) continue;
+    if (!l.ifname.startsWith(prefix) || !kind) continue;
+    // WireGuard: the kernel module's link, or the TUN wireguard-go runs on (named like the
+    // device; a TUN of another name under our prefix is not ours to manage).
+    if (kind === 'wireguard' || (kind === 'tun' && l.ifname.endsWith(WIREGUARD_DEVICE_SUFFIX))) {
+      links.push({
+        name: l.ifname, kind: 'wireguard', mtu: l.mtu, up: (l.flags ?? []).includes('UP'),
+        addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`).sort(),
+        wireguard: { implementation: kind === 'wireguard' ? 'Kernel' : 'Userspace' },
+      });
+      continue;
+    }
+    if (!MANAGED_KINDS.has(kind)) continue;
     const data = l.linkinfo?.info_data ?? {};
     const link: ObservedLink = {
       name: l.ifname,

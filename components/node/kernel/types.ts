@@ -3,10 +3,14 @@
 
 export interface VxlanAttrs { vni: number; port: number; local: string; dev: string; learning: boolean }
 export interface IpipAttrs { local: string; dev?: string }
+/** A WireGuard device as read back: kernel module (link kind wireguard) or wireguard-go's TUN. */
+export interface WireGuardAttrs { implementation: 'Kernel' | 'Userspace' }
 
 export interface LinkSpec {
   name: string;
-  kind: 'vxlan' | 'ipip';
+  /** wireguard: created outside the diff (kernel module or wireguard-go, ../backends/wireguard.ts);
+   *  the diff sets its MTU, addresses and state, and deletes it when no longer desired. */
+  kind: 'vxlan' | 'ipip' | 'wireguard';
   mtu: number;
   /** Hardware address; absent means "whatever the kernel picked" (ipip has none). */
   mac?: string;
@@ -14,6 +18,8 @@ export interface LinkSpec {
   addresses: string[];
   vxlan?: VxlanAttrs;
   ipip?: IpipAttrs;
+  /** Observed only. */
+  wireguard?: WireGuardAttrs;
 }
 
 export interface ObservedLink extends LinkSpec { up: boolean }

@@ -42,6 +42,23 @@ export function isIPv6Address(s: unknown): s is string {
 export function isIfName(s: unknown): s is string { return typeof s === 'string' && IFNAME_RE.test(s) && s !== '.' && s !== '..'; }
 export function isNftIdent(s: unknown): s is string { return typeof s === 'string' && NFT_IDENT_RE.test(s); }
 
+/**
+ * A WireGuard key (public, here: peers' keys come from their NodeNetworks) as `wg` reads and
+ * prints it: the standard base64 of exactly 32 bytes, 44 characters ending in one '='. Only the
+ * canonical encoding is accepted (the 43rd character carries 4 bits, the rest must be zero), so
+ * one key has one spelling and no '+'-or-'/'-free alias can smuggle anything into `wg set`.
+ */
+const WG_KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+export function isWireGuardKey(s: unknown): s is string {
+  return typeof s === 'string' && WG_KEY_RE.test(s) && Buffer.from(s, 'base64').length === 32;
+}
+/** `IPV4:PORT`, a WireGuard endpoint as `wg` prints it (dotted quad, port 1-65535, no leading zeros). */
+export function isIPv4Endpoint(s: unknown): s is string {
+  if (typeof s !== 'string') return false;
+  const m = /^([0-9.]{7,15}):([1-9][0-9]{0,4})$/.exec(s);
+  return !!m && isIPv4Address(m[1]) && Number(m[2]) <= 65535;
+}
+
 function check<T>(ok: (v: unknown) => v is T, kind: string) {
   return (v: unknown): T => {
     if (!ok(v)) throw new KernelValueError(kind, v);
@@ -57,6 +74,10 @@ export const kv = {
   ip: check((v: unknown): v is string => isIPv4Address(v) || isIPv6Address(v), 'IP address'),
   ifname: check(isIfName, 'interface name'),
   nftIdent: check(isNftIdent, 'nftables identifier'),
+  wgKey: check(isWireGuardKey, 'WireGuard key'),
+  endpoint4: check(isIPv4Endpoint, 'IPv4 endpoint'),
+  /** An absolute file path without whitespace or control characters (an argument of `wg set`). */
+  path: check((v: unknown): v is string => typeof v === 'string' && /^\/[A-Za-z0-9_.\/+-]{1,4095}$/.test(v) && !v.split('/').includes('..'), 'file path'),
   /** A non-negative integer below 2^32 (VNI, port, MTU, metric, protocol, AS number). */
   uint: check((v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff, 'unsigned integer'),
 };

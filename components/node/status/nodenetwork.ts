@@ -16,10 +16,21 @@ export function statusEqual(a: NodeNetworkStatus | undefined, b: NodeNetworkStat
   return canonicalJson(a ?? {}) === canonicalJson(b ?? {});
 }
 
-/** A JSON merge patch (RFC 7386) turning status `from` into `to`: top-level keys that disappeared
- *  are set to null; arrays and objects are replaced whole. */
-export function statusMergePatch(from: object | undefined, to: object): { status: Record<string, unknown> } {
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** RFC 7386: a merge patch merges objects key by key, so a key gone from `to` at any depth must be
+ *  sent as null (status.wireguard.publicKey disappears while a device drains). */
+function mergeDelta(from: Record<string, unknown>, to: Record<string, unknown>): Record<string, unknown> {
   const patch: Record<string, unknown> = { ...to };
-  for (const k of Object.keys(from ?? {})) if (!(k in to)) patch[k] = null;
-  return { status: patch };
+  for (const k of Object.keys(from)) {
+    if (!(k in to)) patch[k] = null;
+    else if (isPlainObject(from[k]) && isPlainObject(to[k])) patch[k] = mergeDelta(from[k], to[k]);
+  }
+  return patch;
+}
+
+/** A JSON merge patch (RFC 7386) turning status `from` into `to`: keys that disappeared, at any
+ *  depth, are set to null; arrays are replaced whole. */
+export function statusMergePatch(from: object | undefined, to: object): { status: Record<string, unknown> } {
+  return { status: mergeDelta((from ?? {}) as Record<string, unknown>, to as Record<string, unknown>) };
 }

@@ -30,7 +30,13 @@ export function destroyRun(id: string): void {
   for (const ns of names) { try { mustSync(['ip', 'netns', 'del', ns]); } catch { /* gone */ } }
   rmSync(`${STATE_DIR}/${id}`, { recursive: true, force: true });
   rmSync(`${STATE_DIR}/${id}.pid`, { force: true });
+  // wireguard-go's UAPI sockets live outside the namespaces (/var/run/wireguard/DEV.sock).
+  try {
+    for (const f of readdirSync(WIREGUARD_SOCKET_DIR)) if (f.startsWith(`weft${id}`) && f.endsWith('.sock')) rmSync(`${WIREGUARD_SOCKET_DIR}/${f}`, { force: true });
+  } catch { /* no wireguard-go ran */ }
 }
+
+const WIREGUARD_SOCKET_DIR = '/var/run/wireguard';
 
 /** Deletes leftovers of runs whose owning process is gone. */
 export function sweepStaleRuns(): string[] {

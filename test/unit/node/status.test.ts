@@ -25,5 +25,7 @@ describe('NodeNetwork status diff', () => {
   test('the merge patch removes fields that disappeared', () => {
     assert.deepEqual(statusMergePatch({ vtep: { mac: 'a' }, mtu: 1500 }, { mtu: 1500 }), { status: { mtu: 1500, vtep: null } });
     assert.deepEqual(statusMergePatch(undefined, { mtu: 1 }), { status: { mtu: 1 } });
+    assert.deepEqual(statusMergePatch({ wireguard: { publicKey: 'k', implementation: 'Userspace' } }, { wireguard: { implementation: 'Userspace' } }),
+      { status: { wireguard: { implementation: 'Userspace', publicKey: null } } }, 'a nested key that disappeared is nulled (merge patches merge objects)');
   });
 });
