@@ -25,14 +25,15 @@ function e2e(...args: string[]) {
 
 const modes = e2e('--list-modes').stdout.trim().split(/\s+/);
 
-test('the e2e covers VXLAN, VXLANCrossSubnet, IPIP, host-gw (None) and BGP full mesh, each with a valid Installation', () => {
-  assert.deepEqual([...modes].sort(), ['bgp', 'host-gw', 'ipip', 'vxlan', 'vxlan-crosssubnet']);
+test('the e2e covers VXLAN, VXLANCrossSubnet, IPIP, host-gw (None), BGP full mesh and BGP with a route reflector, each with a valid Installation', () => {
+  assert.deepEqual([...modes].sort(), ['bgp', 'bgp-reflector', 'host-gw', 'ipip', 'vxlan', 'vxlan-crosssubnet']);
   const want: Record<string, { encapsulation: string; bgp: string }> = {
     vxlan: { encapsulation: 'VXLAN', bgp: 'Disabled' },
     'vxlan-crosssubnet': { encapsulation: 'VXLANCrossSubnet', bgp: 'Disabled' },
     ipip: { encapsulation: 'IPIP', bgp: 'Disabled' },
     'host-gw': { encapsulation: 'None', bgp: 'Disabled' },
     bgp: { encapsulation: 'None', bgp: 'FullMesh' },
+    'bgp-reflector': { encapsulation: 'None', bgp: 'RouteReflectors' },
   };
   for (const mode of modes) {
     const r = e2e('--print-installation', mode);
@@ -47,7 +48,7 @@ test('the e2e covers VXLAN, VXLANCrossSubnet, IPIP, host-gw (None) and BGP full 
 test('an unknown mode is refused, naming the modes', () => {
   const r = e2e('--mode', 'geneve', '--print-installation', 'vxlan');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /unknown mode 'geneve'.*vxlan vxlan-crosssubnet host-gw bgp ipip/);
+  assert.match(r.stderr, /unknown mode 'geneve'.*vxlan vxlan-crosssubnet host-gw bgp bgp-reflector ipip/);
 });
 
 test('hack/kind/cluster.yaml: default CNI disabled, pod subnet of the e2e pool, 1 control plane + 2 workers', () => {
