@@ -20,6 +20,9 @@ const env = await testenvAvailable();
 const skip = env.ok ? false : `needs the test control plane: ${env.reason}`;
 const NN_CRD = 'nodenetworks.network.weft.dev';
 const NN_PATH = '/apis/network.weft.dev/v1/nodenetworks';
+/** The revision this checkout's NodeNetwork CRD carries (bumped with each schema change). */
+const OURS = crdRevision(loadCrds().find((c) => c.metadata.name === NN_CRD)!);
+const NEWER = OURS + 1;
 
 type Schema = { properties?: Record<string, Schema>; [k: string]: unknown };
 
@@ -64,9 +67,10 @@ describe('CRD upgrade and downgrade protection at operator start (real kube-apis
 
     const op = await createOperator({ kubeConfig: cp.kubeConfig, version: '9.9.9-test', identity: 'crd-upgrade', leaderElect: false, handleSignals: false, logger });
     const entry = op.crdPlan.find((e) => e.name === NN_CRD);
-    assert.deepEqual(entry, { name: NN_CRD, action: 'upgrade', ours: 1, cluster: 0 });
+    assert.ok(OURS >= 1, `the embedded NodeNetwork CRD carries revision ${OURS}`);
+    assert.deepEqual(entry, { name: NN_CRD, action: 'upgrade', ours: OURS, cluster: 0 });
     const live = await crd();
-    assert.equal(crdRevision(live), 1);
+    assert.equal(crdRevision(live), OURS);
     assert.ok(live.spec.versions[0]!.schema.openAPIV3Schema.properties!.status!.properties!.kernel, 'status.kernel is in the upgraded schema');
     const kept = await admin.request<{ status?: { kernel?: { routes?: number } } }>(`${NN_PATH}/old/status`, { verb: 'patch', method: 'PATCH', contentType: 'application/merge-patch+json', body: { status: { kernel: { routes: 3 } } } });
     assert.equal(kept.status?.kernel?.routes, 3, 'the upgraded CRD stores the new field');
@@ -77,12 +81,12 @@ describe('CRD upgrade and downgrade protection at operator start (real kube-apis
 
   test('an operator older than the cluster\'s CRDs refuses to start: exit 3, a message naming the CRD and both revisions, nothing changed', { timeout: 120_000 }, async () => {
     await admin.request(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${NN_CRD}`, {
-      verb: 'patch', method: 'PATCH', contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [annotations.crdRevision]: '2' } } },
+      verb: 'patch', method: 'PATCH', contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [annotations.crdRevision]: String(NEWER) } } },
     });
     const rvBefore = (await crd()).metadata?.resourceVersion;
     await assert.rejects(
       createOperator({ kubeConfig: cp.kubeConfig, version: '0.0.1-old', identity: 'crd-downgrade', leaderElect: false, handleSignals: false, logger }),
-      (e: unknown) => e instanceof CrdDowngradeError && /nodenetworks\.network\.weft\.dev \(cluster revision 2, this operator knows 1\)/.test(e.message) && /0\.0\.1-old/.test(e.message),
+      (e: unknown) => e instanceof CrdDowngradeError && e.message.includes(`nodenetworks.network.weft.dev (cluster revision ${NEWER}, this operator knows ${OURS})`) && /0\.0\.1-old/.test(e.message),
     );
     // The real binary: exit code 3 and the same message in its log.
     const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
@@ -90,7 +94,7 @@ describe('CRD upgrade and downgrade protection at operator start (real kube-apis
         { cwd: repoRoot, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr }));
     });
     assert.equal(out.code, 3, `${out.stdout}${out.stderr}`);
-    assert.match(out.stdout + out.stderr, /refusing to run: the cluster has newer Weft CRDs than operator 0\.0\.1-old knows: nodenetworks\.network\.weft\.dev \(cluster revision 2, this operator knows 1\)/);
+    assert.ok((out.stdout + out.stderr).includes(`refusing to run: the cluster has newer Weft CRDs than operator 0.0.1-old knows: nodenetworks.network.weft.dev (cluster revision ${NEWER}, this operator knows ${OURS})`), `${out.stdout}${out.stderr}`);
     assert.equal((await crd()).metadata?.resourceVersion, rvBefore, 'the refusing operator changed the CRD');
   });
 });
