@@ -26,7 +26,9 @@ const env = await testenvAvailable();
 const NODES = Number(process.env.WEFT_ROLLOUT_NODES ?? 1000);
 const skip = env.ok ? false : `needs the test control plane: ${env.reason}`;
 const NS = 'weft-system';
-const BATCH_TIMEOUT_MS = 10_000;
+// A kwok pod is recreated 17-32 s after its delete on a loaded 2-core machine (bench:rollout):
+// the gate must outlast that, or healthy nodes are named beside the one the test breaks.
+const BATCH_TIMEOUT_MS = 45_000;
 const pools = [{ name: 'default', cidr: '10.244.0.0/16' }];
 const spec = (mtu: number, extra: Record<string, unknown> = {}) => ({ network: { ipPools: pools, mtu }, nodeUpdateStrategy: { maxUnavailable: '10%', ...extra } });
 
@@ -163,11 +165,14 @@ describe(`node-agent rollout on ${NODES} kwok nodes`, { skip }, () => {
     await applyInstallation(spec(1410));
     // Restart the operator mid-rollout: the new one derives where the rollout stands from the cluster.
     await waitFor('a third of the nodes replaced', () => deletions.length >= NODES / 3, 300_000, 50);
-    // The hook saw the deletes go out; stop only once the API server has them all (stopping
-    // aborts requests in flight, and a delete that never arrived is rightly sent again).
-    await waitFor('the batch deleted', async () => {
+    // The hook saw the deletes go out; stop once the API server has those seen before a listing
+    // (the window keeps sending more, so "all of them" may never hold at one instant). Stopping
+    // aborts requests in flight, and a delete that never arrived is rightly sent again by the next
+    // operator: that is the same pod replaced once, counted once below.
+    await waitFor('the deletes sent so far applied', async () => {
+      const seen = deletions.slice();
       const live = new Set([...(await podsByNode()).values()].map((p) => p.name));
-      return deletions.every((d) => !live.has(d.pod));
+      return seen.every((d) => !live.has(d.pod));
     }, 60_000, 50);
     const statusWritesFirst = op.installation.stats.statusWrites - statusWritesBefore;
     await stopOperator();
@@ -180,7 +185,7 @@ describe(`node-agent rollout on ${NODES} kwok nodes`, { skip }, () => {
     console.log(`# rollout of ${NODES} nodes in ${took.toFixed(1)} s; most in flight ${Math.max(...deletions.map((d) => d.inflight))}; window starts ${sizes.length}; restart after ${deletedBeforeRestart} deletes`);
     assert.equal(sizes[0], 1, 'a canary of one node first');
     assertWindow(b);
-    assert.equal(deletions.length, NODES, 'every node replaced exactly once');
+    assert.equal(new Set(deletions.map((d) => d.pod)).size, NODES, 'every node replaced exactly once (one pod each)');
     assert.equal(new Set(deletions.map((d) => d.node)).size, NODES, 'every node replaced exactly once');
     const after = await podsByNode();
     const ds = await admin.request<{ spec: { template: { metadata: { annotations: Record<string, string> } } } }>(`/apis/apps/v1/namespaces/${NS}/daemonsets/weft-node`, { verb: 'get' });
@@ -195,7 +200,7 @@ describe(`node-agent rollout on ${NODES} kwok nodes`, { skip }, () => {
     const byVerb: Record<string, number> = {};
     for (const w of writes) byVerb[`${w.verb} ${w.path.replace(/\/[^/]*$/, '/*')}`] = (byVerb[`${w.verb} ${w.path.replace(/\/[^/]*$/, '/*')}`] ?? 0) + 1;
     console.log(`# operator writes during the rollout: ${writes.length} (${JSON.stringify(byVerb)}); status writes by the first operator: ${statusWritesFirst} in ${((deletions[deletedBeforeRestart - 1]!.t - t0) / 1000).toFixed(1)} s`);
-    assert.equal(writes.filter((w) => w.verb === 'delete').length, NODES, 'one delete per node, nothing else deleted');
+    assert.equal(new Set(writes.filter((w) => w.verb === 'delete').map((w) => w.path)).size, NODES, 'one pod deleted per node, nothing else deleted');
     // Status at most ~1/s plus batch boundaries and events: far below one write per agent report.
     const others = writes.length - NODES;
     assert.ok(others <= took * 1.5 + 50, `${others} writes besides the deletes in ${took.toFixed(0)} s`);
@@ -214,7 +219,7 @@ describe(`node-agent rollout on ${NODES} kwok nodes`, { skip }, () => {
     const atPause = deletions.length;
     assert.ok(atPause < NODES, 'paused before the end');
     // The nodes in flight when the pause took effect finish; then the count stands still.
-    await waitFor('the nodes in flight finished', async () => (await inst()).status?.nodes?.ready === atPause, 60_000, 200);
+    await waitFor('the nodes in flight finished', async () => (await inst()).status?.nodes?.ready === atPause, 240_000, 200);
     const settled = await inst();
     assert.equal(settled.status!.nodes!.updated, atPause);
     await new Promise((r) => setTimeout(r, 4_000));
