@@ -29,6 +29,7 @@ export { Manager, type ManagerOptions, type StopReason } from './manager.ts';
 export { EventRecorder, type EventRecorderOptions, type EventTarget, type EventType } from './events.ts';
 export { mergeConditions, rfc3339Seconds, type Condition, type ConditionInput, type ConditionStatus, type MergeAt } from './conditions.ts';
 export { canonicalJson } from './json.ts';
+export { mapLimit } from './concurrency.ts';
 export { loadKubeConfig, type LoadKubeConfigOptions } from './kubeconfig.ts';
 // kube/envtest.ts (the test control-plane launcher) is imported by path: it spawns processes and
 // is for tests and developer tools, not for what runs in a cluster.

@@ -8,22 +8,6 @@ export const DEFAULT_CONCURRENCY = 16;
 export const DEFAULT_PROBE_PEERS = 8;
 
 /**
- * Runs fn over items with at most `limit` (≥ 1) calls in flight; results in the items' order.
- * A rejection of fn rejects the whole call, as Promise.all does.
- */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  }));
-  return out;
-}
-
-/**
  * The directed probe pairs [from, to] among `nodes` (sorted by the caller): each node probes the
  * `perNode` nodes after it in a ring. Every node is then a source and a target exactly perNode
  * times, so a node that drops traffic is an end of 2 × perNode failing pairs while any other node

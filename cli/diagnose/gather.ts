@@ -7,7 +7,8 @@ import { KubeClient, isNotFound, type KubeObject } from '../../kube/index.ts';
 import { parseAgentDiagnose } from './agent-report.ts';
 import { collectLocal, dfProbes, tunnelProbes, type LocalNode } from './node-local.ts';
 import { remoteDfProbes, remoteTunnelProbes, type ProbeFrom, type ProbeTo } from './remote-probe.ts';
-import { DEFAULT_CONCURRENCY, DEFAULT_PROBE_PEERS, mapLimit, probePairs } from './bounded.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_PROBE_PEERS, probePairs } from './bounded.ts';
+import { mapLimit } from '../../kube/concurrency.ts';
 import type { AgentPodFacts, AgentReport, EventFacts, NodeFacts, PodFacts, Snapshot } from './snapshot.ts';
 
 export const DEFAULT_AGENT_PORT = 9099;

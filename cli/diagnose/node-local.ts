@@ -9,7 +9,7 @@ import { parseBirdProtocols } from '../../components/node/backends/bgp.ts';
 import { execRunner, type CommandRunner } from '../../components/node/kernel/exec.ts';
 import type { AgentReport, DfProbe, InterfaceFacts, TunnelProbe } from './snapshot.ts';
 import { isUnavailable } from './snapshot.ts';
-import { mapLimit } from './bounded.ts';
+import { mapLimit } from '../../kube/concurrency.ts';
 
 export interface LocalNode {
   name: string;

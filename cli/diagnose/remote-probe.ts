@@ -4,7 +4,7 @@
 // refuses the target (it does not know that peer yet) or does not answer gives no probe result,
 // so no finding is drawn from it.
 import type { DfProbe, TunnelProbe } from './snapshot.ts';
-import { mapLimit } from './bounded.ts';
+import { mapLimit } from '../../kube/concurrency.ts';
 
 export interface ProbeFrom { name: string; /** http://host:port of its agent */ agent: string }
 export interface ProbeTo { name: string; address: string }

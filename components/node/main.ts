@@ -7,7 +7,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { nodeAgentRuntime as rt } from '../../api/effective-config.ts';
-import { NodeAgent } from './agent/agent.ts';
+import { DEFAULT_WIREGUARD_KEY_FILE, NodeAgent } from './agent/agent.ts';
+import { WIREGUARD_DRAIN_QUIET_MS } from './backends/dataplane.ts';
 import { DEFAULT_STUCK_PASS_MS } from './agent/liveness.ts';
 import { cleanupNode, describeCleanup } from './agent/uninstall.ts';
 import { execRunner } from './kernel/exec.ts';
@@ -68,9 +69,9 @@ export function buildProgram(): Command {
     .option('--bird-config <path>', 'BIRD config file the agent writes (BGP)', `${rt.runDir}/bird.conf`)
     .option('--bird-socket <path>', 'BIRD control socket (BGP)', `${rt.runDir}/bird.ctl`)
     .option('--bird-pid-file <path>', 'BIRD pid file (BGP)', `${rt.runDir}/bird.pid`)
-    .option('--wireguard-key <path>', 'this node\'s WireGuard private key (made here on first use, mode 0600; never leaves the node)', `${rt.runDir}/wireguard/private.key`)
+    .option('--wireguard-key <path>', 'this node\'s WireGuard private key (made here on first use, mode 0600; never leaves the node)', DEFAULT_WIREGUARD_KEY_FILE)
     .option('--wireguard-go <path>', 'userspace WireGuard, run where the kernel has no WireGuard module', 'wireguard-go')
-    .addOption(new Option('--wireguard-drain <duration>', 'after encryption is turned off, delete the WireGuard device once no encrypted packet arrived for this long').argParser(parseDuration).default(30_000, '30s'))
+    .addOption(new Option('--wireguard-drain <duration>', 'after encryption is turned off, delete the WireGuard device once no encrypted packet arrived for this long').argParser(parseDuration).default(WIREGUARD_DRAIN_QUIET_MS, '30s'))
     .option('--log-level <level>', 'pino log level', process.env.WEFT_LOG_LEVEL ?? 'info')
     .action(async (o) => {
       const nodeName: string | undefined = o.nodeName ?? process.env.NODE_NAME;

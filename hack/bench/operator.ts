@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { KubeClient, type KubeObject } from '../../kube/index.ts';
+import { KubeClient, mapLimit, type KubeObject } from '../../kube/index.ts';
 import { startControlPlane } from '../../kube/envtest.ts';
 import { ensureTestenv, repoRoot } from '../testenv/assets.ts';
 import { createFakeNodes } from '../../test/support/kwok.ts';
@@ -43,13 +43,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  }));
 }
 
 function rssMiB(pid: number): { rss: number; hwm: number } {

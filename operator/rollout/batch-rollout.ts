@@ -14,7 +14,7 @@ import { setMaxListeners } from 'node:events';
 import { annotations, names, type NodeNetwork } from '../../api/index.ts';
 import { countRollout, isConditionTrue, type RolloutFactory, type RolloutInput, type RolloutOutcome } from '../controllers/rollout.ts';
 import type { RolloutCounts } from '../controllers/status.ts';
-import { ApiError, byNodeName, type Informer, type KubeObject, type Manager } from '../../kube/index.ts';
+import { ApiError, byNodeName, isNotFound, type Informer, type KubeObject, type Manager } from '../../kube/index.ts';
 import { listNames, plan, type NodeView, type Plan } from './plan.ts';
 
 export interface BatchRolloutOptions {
@@ -61,7 +61,7 @@ interface DaemonSetObj extends KubeObject {
 const ms = (t: string | Date | undefined): number | undefined => (t === undefined ? undefined : new Date(t).getTime());
 
 function podProjection(p: Pod): string {
-  return JSON.stringify([p.spec?.nodeName, p.metadata?.annotations?.[annotations.configHash], p.status?.phase, !!p.metadata?.deletionTimestamp]);
+  return JSON.stringify([p.spec?.nodeName, p.metadata?.annotations?.[annotations.specHash], p.status?.phase, !!p.metadata?.deletionTimestamp]);
 }
 
 function nodeAvailability(n: NodeObj): NodeView['unavailable'] {
@@ -208,7 +208,7 @@ export function batchRollout(o: BatchRolloutOptions = {}): RolloutFactory {
               grants.set(r.node, { hash: target, at: now() });
             } catch (err) {
               // Its NodeNetwork is gone: the node is not running an agent that could apply it.
-              if (!(err instanceof ApiError && err.status === 404)) firstError ??= err;
+              if (!isNotFound(err)) firstError ??= err;
             }
             continue;
           }

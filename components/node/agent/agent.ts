@@ -25,7 +25,7 @@ import { storeDir } from '../ipam/hostlocal.ts';
 import { NodeIpam, type IpamSnapshot } from '../ipam/node-ipam.ts';
 import { mergeConditions, statusEqual, statusMergePatch, type ConditionInput } from '../status/nodenetwork.ts';
 import { birdPassword, configuredPeersFor, type ConfiguredBgpPeer } from '../backends/bird-config.ts';
-import { bgpPasswordSecret, names, nodeAsNumberAnnotation } from '../../../api/effective-config.ts';
+import { bgpPasswordSecret, names, nodeAgentRuntime, nodeAsNumberAnnotation } from '../../../api/effective-config.ts';
 import { diagnose } from './diagnose.ts';
 import {
   AgentApi, API_VERSION, nodeOwnerReference, resources, type IPAMBlockObject, type NodeNetworkObject, type NodeObject, type PodObject,
@@ -39,6 +39,7 @@ import { NodeEventRecorder } from './events.ts';
 import { PassObserver, type PassFacts } from './observe.ts';
 import { ProbeHandler, probePeers } from './probe.ts';
 import { DEFAULT_STUCK_PASS_MS, liveness } from './liveness.ts';
+import { isAsNumber } from '../kernel/values.ts';
 
 export interface AgentOptions {
   nodeName: string;
@@ -85,7 +86,7 @@ export interface AgentOptions {
 }
 
 /** Where the private key lives unless --wireguard-key says otherwise (host /run/weft: a reboot makes a new key pair). */
-export const DEFAULT_WIREGUARD_KEY_FILE = '/run/weft/wireguard/private.key';
+export const DEFAULT_WIREGUARD_KEY_FILE = `${nodeAgentRuntime.runDir}/wireguard/private.key`;
 /** How soon the next pass runs while a WireGuard peer's first handshake is pending or the device drains. */
 const WIREGUARD_RECHECK_MS = 1_000;
 
@@ -803,7 +804,7 @@ export function nodeAsNumber(node: NodeObject): { asNumber?: number; error?: str
   const raw = node.metadata?.annotations?.[nodeAsNumberAnnotation];
   if (raw === undefined) return {};
   const n = /^[1-9][0-9]{0,9}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= 4294967295)) {
+  if (!isAsNumber(n)) {
     return { error: `Node ${node.metadata?.name ?? '?'} annotation ${nodeAsNumberAnnotation}=${JSON.stringify(raw.slice(0, 32))} is not an AS number (a decimal 1-4294967295); using the cluster's spec.network.bgp.asNumber. Fix or remove the annotation` };
   }
   return { asNumber: n };

@@ -4,7 +4,7 @@
 import ipaddr from 'ipaddr.js';
 import type { PeerNode } from '../backends/types.ts';
 import { orderBlocks } from '../ipam/claim.ts';
-import { isIPv4Address, isIPv4CidrText, isIPv4Endpoint, isMac, isWireGuardKey } from '../kernel/values.ts';
+import { isIPv4Address, isIPv4CidrText, isIPv4Endpoint, isMac, isAsNumber, isWireGuardKey } from '../kernel/values.ts';
 import { canonicalCidr, cidrCovers } from '../kernel/cidr.ts';
 import type { IPAMBlockObject, NodeNetworkObject } from './kube.ts';
 
@@ -93,7 +93,7 @@ export function computePeers(nodeNetworks: NodeNetworkObject[], blocks: IPAMBloc
       else wireguard = { publicKey: wg.publicKey, endpoint: wg.endpoint };
     }
     const rawAs = nn.status?.bgp?.asNumber;
-    if (rawAs !== undefined && !(typeof rawAs === 'number' && Number.isInteger(rawAs) && rawAs >= 1 && rawAs <= 4294967295)) {
+    if (rawAs !== undefined && !isAsNumber(rawAs)) {
       o.reject?.({ node: name, field: 'status.bgp.asNumber', value: shown(rawAs), reason: 'not an AS number (1-4294967295)' });
       continue;
     }

@@ -93,7 +93,9 @@ export class NodeDataplane {
           encrypted: sel.encrypted, plain: sel.plain, pending: sel.pending, draining: false,
         };
         const configured = new Set(before.peers.map((p) => p.publicKey));
-        nudge = spec.peers.filter((p) => configured.has(p.publicKey) && peers.some((x) => sel.pending.includes(x.name) && x.wireguard?.publicKey === p.publicKey));
+        const pending = new Set(sel.pending);
+        const pendingKeys = new Set(peers.flatMap((x) => (pending.has(x.name) && x.wireguard ? [x.wireguard.publicKey] : [])));
+        nudge = spec.peers.filter((p) => configured.has(p.publicKey) && pendingKeys.has(p.publicKey));
         return withWireGuard(desired, local, peers, this.config, sel.encrypted);
       });
       if (plan.after.length) { await runChecked(this.runner, ['wg', 'set', dev, ...plan.after]); wgOps++; }

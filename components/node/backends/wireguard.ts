@@ -20,7 +20,7 @@
 //    its peers, while peers still send through it (they stop once this node's NodeNetwork drops
 //    its public key); it is deleted once no encrypted byte arrived for drainQuietMs.
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { canonicalCidr } from '../kernel/cidr.ts';
 import { runChecked, type CommandRunner } from '../kernel/exec.ts';
@@ -87,8 +87,6 @@ export async function ensureKeyPair(path: string): Promise<{ publicKey: string; 
   return { publicKey: publicKeyOf(raw), created: true };
 }
 
-/** Removes the private key (uninstall, key rotation). */
-export async function removeKey(path: string): Promise<void> { await rm(path, { force: true }); }
 
 // ---- the device --------------------------------------------------------------------------
 
@@ -151,7 +149,8 @@ export function encryptedPeers(spec: WireGuardSpec, peers: PeerNode[], observedR
 /** The backend's state with the device and with the encrypted peers' blocks routed through it. */
 export function withWireGuard(state: DesiredKernelState, local: LocalNode, peers: PeerNode[], cfg: DataplaneConfig, encrypted: readonly string[]): DesiredKernelState {
   const dev = wireguardDevice(cfg);
-  const through = new Set(peers.filter((p) => encrypted.includes(p.name)).flatMap((p) => p.blocks.map(canonicalCidr)));
+  const enc = new Set(encrypted);
+  const through = new Set(peers.filter((p) => enc.has(p.name)).flatMap((p) => p.blocks.map(canonicalCidr)));
   const routes = state.routes.filter((r) => !through.has(r.dst));
   for (const dst of [...through].sort()) routes.push({ dst, type: 'unicast', dev });
   return {

@@ -4,7 +4,7 @@
 // mounted copy holds that hash (docs/adr/0010).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { configMapKeys, type EffectiveConfig } from '../../../api/effective-config.ts';
+import { configMapKeys, nodeAgentRuntime, type EffectiveConfig } from '../../../api/effective-config.ts';
 // render's hash is pure (no I/O); the agent must compute exactly what render puts on the pod
 // template, so it imports it rather than copying it (to move to api/: noted for the lead).
 import { configHash as renderConfigHash } from '../../../api/config-hash.ts';
@@ -66,8 +66,8 @@ function checkConfig(c: unknown, source: string): EffectiveConfig {
   if (enc !== undefined) {
     const e = enc as { mode?: unknown; port?: unknown };
     if (e.mode !== 'WireGuard') schema.push(`encryption.mode: ${JSON.stringify(String(e.mode).slice(0, 32))} is not WireGuard (Disabled is written as no encryption key)`);
-    if (typeof e.port !== 'number' || !Number.isInteger(e.port) || e.port < 1024 || e.port > 65535 || e.port === 9099 || e.port === 179) {
-      schema.push(`encryption.port: ${JSON.stringify(e.port)} is not a UDP port 1024-65535 other than 9099 and 179`);
+    if (typeof e.port !== 'number' || !Number.isInteger(e.port) || e.port < 1024 || e.port > 65535 || e.port === nodeAgentRuntime.healthPort || e.port === 179) {
+      schema.push(`encryption.port: ${JSON.stringify(e.port)} is not a UDP port 1024-65535 other than ${nodeAgentRuntime.healthPort} and 179`);
     }
   }
   if (schema.length) throw new Error(`${source}: ${schema.join('; ')} (the operator renders only admitted values: is this ConfigMap edited by hand?)`);

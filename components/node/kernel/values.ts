@@ -59,6 +59,11 @@ export function isIPv4Endpoint(s: unknown): s is string {
   return !!m && isIPv4Address(m[1]) && Number(m[2]) <= 65535;
 }
 
+/** A 4-byte BGP AS number (RFC 6793): an integer 1..4294967295 (0 is reserved, RFC 7607). */
+export function isAsNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 0xffffffff;
+}
+
 function check<T>(ok: (v: unknown) => v is T, kind: string) {
   return (v: unknown): T => {
     if (!ok(v)) throw new KernelValueError(kind, v);

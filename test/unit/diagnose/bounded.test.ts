@@ -1,7 +1,7 @@
-// weft diagnose stays bounded on large clusters: probe pairs grow linearly, requests in flight are capped.
+// weft diagnose stays bounded on large clusters: probe pairs grow linearly (requests in flight: test/unit/kube/concurrency.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mapLimit, probePairs } from '../../../cli/diagnose/bounded.ts';
+import { probePairs } from '../../../cli/diagnose/bounded.ts';
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `node-${String(i).padStart(4, '0')}`);
 
@@ -36,19 +36,4 @@ test('a node that drops everything is an end of more failing pairs than any othe
   const [top, second] = [...ends.values()].sort((x, y) => y - x);
   assert.equal(ends.get(bad), 16);
   assert.ok(top! > second!, `the bad node leads: ${top} vs ${second}`);
-});
-
-test('mapLimit keeps at most limit calls in flight and the results in order', async () => {
-  let inFlight = 0;
-  let peak = 0;
-  const out = await mapLimit(Array.from({ length: 40 }, (_, i) => i), 5, async (i) => {
-    inFlight++;
-    peak = Math.max(peak, inFlight);
-    await new Promise((r) => setTimeout(r, 1 + (i % 3)));
-    inFlight--;
-    return i * 2;
-  });
-  assert.equal(peak, 5);
-  assert.deepEqual(out, Array.from({ length: 40 }, (_, i) => i * 2));
-  assert.deepEqual(await mapLimit([], 5, async () => 1), []);
 });
