@@ -250,7 +250,7 @@ function scenario(mode: BackendName, mtu: number): void {
     // keeps its routes (persist), the peers keep the node's (RFC 4724), and the BIRD the next
     // agent starts recovers (-R) instead of pruning the kernel. On kind the upgrade lost 51/540
     // pings before graceful restart.
-    test('BIRD and the agent SIGKILLed on one node and started again: zero packets lost between every pod pair', { skip: mode !== 'bgp', timeout: 120_000 }, async () => {
+    test('BIRD and the agent SIGKILLed on one node and started again: zero packets lost between every pod pair', { skip: mode !== 'bgp' && `BGP only (this suite runs ${mode})`, timeout: 120_000 }, async () => {
       const victim = c.nodes[1]!;
       const pidFile = join(victim.dataDir, 'bird', 'bird.pid');
       const birdPid = Number(readFileSync(pidFile, 'utf8').trim());
@@ -366,7 +366,7 @@ function scenario(mode: BackendName, mtu: number): void {
 
     // The agent once built its BGP backend, and with it the configured peers its Node's labels
     // select, only when the backend changed: a label set later was never seen (issue 15).
-    test('a Node label that selects a configured BGP peer reaches BIRD while the agent runs, and its removal too', { skip: mode !== 'bgp', timeout: 60_000 }, async () => {
+    test('a Node label that selects a configured BGP peer reaches BIRD while the agent runs, and its removal too', { skip: mode !== 'bgp' && `BGP only (this suite runs ${mode})`, timeout: 60_000 }, async () => {
       const n = c.nodes[0]!;
       const birdConf = join(n.dataDir, 'bird', 'bird.conf');
       const hasTor = () => readFileSync(birdConf, 'utf8').includes(`neighbor ${TOR.address} as ${TOR.asNumber};`);

@@ -140,7 +140,7 @@ export function dataplaneSuite(mode: BackendName, opts: SuiteOptions): void {
     // An agent pod replaced takes BIRD with it (SIGKILL, no NOTIFICATION): the peers keep the
     // node's routes (RFC 4724 graceful restart), the kernel keeps the node's own (persist), and
     // the new agent's BIRD starts in recovery (-R) instead of pruning them.
-    test('BIRD SIGKILLed with its agent and started by a new one under ping between every pod pair: zero lost', { skip: mode !== 'bgp' }, async () => {
+    test('BIRD SIGKILLed with its agent and started by a new one under ping between every pod pair: zero lost', { skip: mode !== 'bgp' && `BGP only (this suite runs ${mode})` }, async () => {
       const victim = c.nodes[1]!;
       const pidFile = c.config(victim).bgp!.pidFile;
       const birdPid = Number(readFileSync(pidFile, 'utf8').trim());
