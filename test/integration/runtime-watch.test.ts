@@ -118,6 +118,15 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
   const listNames = async () =>
     (await api.request<{ items: KubeObject[] }>(cmPath, { verb: 'list' })).items.map((o) => `${o.metadata!.name}@${o.metadata!.resourceVersion}`).sort();
 
+  // Every informer run of a test stops in after() too: a test that fails between start and its own
+  // abort() must not leave a watch retrying, which keeps this file's process from exiting.
+  const controllers: AbortController[] = [];
+  const abortable = () => {
+    const ac = new AbortController();
+    controllers.push(ac);
+    return ac;
+  };
+
   function newInformer(opts: Partial<ConstructorParameters<typeof Informer>[0]> = {}, kc = kcProxy) {
     return new Informer({
       client: new KubeClient(kc),
@@ -138,6 +147,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
     kcProxy = kubeConfigVia(cp.kubeConfig, `https://127.0.0.1:${proxy.port}`);
   });
   after(async () => {
+    for (const ac of controllers) ac.abort();
     api?.close();
     await proxy?.close();
     await cp?.stop();
@@ -147,7 +157,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
     await createCM('pre-existing');
     const inf = newInformer();
     const events = recorder(inf);
-    const ac = new AbortController();
+    const ac = abortable();
     const run = inf.start(ac.signal);
     assert.equal(await inf.waitForSync(), true);
     assert.deepEqual(events, ['add pre-existing']);
@@ -170,7 +180,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
   test('kube-apiserver restart mid-watch: resumes with no missed and no duplicate events', async () => {
     const inf = newInformer();
     const events = recorder(inf);
-    const ac = new AbortController();
+    const ac = abortable();
     const run = inf.start(ac.signal);
     await inf.waitForSync();
     // Writes right before the restart may or may not reach the old watch; either way each must be seen once.
@@ -200,7 +210,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
     const metrics = createRuntimeMetrics(registry, 'weft_');
     for (const n of ['keep', 'change', 'remove']) await createCM(n);
     const inf = newInformer({ metrics });
-    const ac = new AbortController();
+    const ac = abortable();
     const run = inf.start(ac.signal);
     await inf.waitForSync();
     const events = recorder(inf);
@@ -223,7 +233,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
 
     // The API server itself answers a watch from the old resourceVersion with 410 Gone.
     const raw: string[] = [];
-    const rawAc = new AbortController();
+    const rawAc = abortable();
     await api.watch(cmPath, { signal: rawAc.signal, query: { resourceVersion: staleRv }, onEvent: (ev) => {
       raw.push(`${ev.type} ${(ev.object as { code?: number }).code ?? ''}`);
       rawAc.abort();
@@ -245,7 +255,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
   test('a watch that goes silent (no event, no bookmark) is restarted after the stale deadline', async () => {
     const inf = newInformer({ staleAfterMs: 1_500 });
     const events = recorder(inf);
-    const ac = new AbortController();
+    const ac = abortable();
     const run = inf.start(ac.signal);
     await inf.waitForSync();
     proxy.freeze(true); // connection stays up, nothing flows: only the deadline can notice
@@ -267,7 +277,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
     await createCM('resync-me');
     const inf = newInformer({ resyncMs: 300 });
     const events = recorder(inf);
-    const ac = new AbortController();
+    const ac = abortable();
     const run = inf.start(ac.signal);
     await inf.waitForSync();
     await waitFor('two resyncs', () => events.filter((e) => e === 'resync resync-me').length >= 2, 5_000);
@@ -280,7 +290,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
     await createCM('soak');
     // Server-side: the proxy cuts the connection under a healthy watch.
     const inf = newInformer({ backoff: { initialMs: 1, maxMs: 5, jitter: 0.5 } });
-    const ac = new AbortController();
+    const ac = abortable();
     const run = inf.start(ac.signal);
     await inf.waitForSync();
     await waitFor('first watch', () => proxy.open >= 1);
@@ -304,7 +314,7 @@ describe('runtime watch layer (real kube-apiserver)', { skip }, () => {
 
     // Client-side: a tiny stale deadline aborts every watch ourselves (the path that leaks in client-node 1.x).
     const inf2 = newInformer({ staleAfterMs: 40, backoff: { initialMs: 1, maxMs: 5, jitter: 0.5 } });
-    const ac2 = new AbortController();
+    const ac2 = abortable();
     const run2 = inf2.start(ac2.signal);
     await waitFor('100 stale restarts', () => (inf2.stats.restarts.stale ?? 0) >= 100, 60_000);
     ac2.abort();
