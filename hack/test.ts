@@ -116,9 +116,18 @@ function prepareE2eInBackground(): Preparation | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'weft-e2e-prepare-'));
   const log = join(dir, 'prepare.log');
   const fd = openSync(log, 'a');
-  const child = spawn('nice', ['-n', '19', 'bash', join(root, 'hack/kind-e2e.sh'), '--prepare', '--install', 'helm'], { cwd: root, stdio: ['ignore', fd, fd] });
+  // Its own process group, so that the whole build (bash, podman, go) stops with this run: on
+  // Ctrl-C or SIGTERM, and if this process ends before it (a crash).
+  const child = spawn('nice', ['-n', '19', 'bash', join(root, 'hack/kind-e2e.sh'), '--prepare', '--install', 'helm'], { cwd: root, stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
-  const done = new Promise<number | null>((resolve) => { child.on('close', (code) => resolve(code)); child.on('error', () => resolve(null)); });
+  let running = true;
+  const stopBuild = () => { if (running && child.pid) try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ } };
+  process.on('exit', stopBuild);
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.on(signal, () => { stopBuild(); process.exit(code); });
+  const done = new Promise<number | null>((resolve) => {
+    child.on('close', (code) => { running = false; resolve(code); });
+    child.on('error', () => { running = false; resolve(null); });
+  });
   console.log(`e2e: building kind, the node image and the images in the background (nice 19); progress: ${log}`);
   return { child, log, done, started: Date.now() };
 }
